@@ -53,10 +53,21 @@ export async function launchBrowser(options: LaunchBrowserOptions = {}): Promise
   }
   // A fresh profile each run: no cached workbench state or storage leaks between tests.
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-chromium-'));
+  // Chromium puts its crash-report folder and dconf cache under the real HOME
+  // whatever the profile folder: give it a home inside the profile.
+  const home = path.join(profileDir, 'home');
+  fs.mkdirSync(home);
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: options.headless ?? process.env.GLIMPSE_HEADED !== '1',
     args: CHROMIUM_ARGS,
+    env: {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_CACHE_HOME: path.join(home, '.cache'),
+      XDG_DATA_HOME: path.join(home, '.local', 'share'),
+    },
     viewport: options.viewport ?? { width: 1400, height: 900 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
@@ -168,7 +179,19 @@ export function explorerItem(page: Page, fileName: string): Locator {
  * contributed item shows up only once the extension's menus are registered,
  * so the menu is reopened until it is there.
  */
-export async function explorerContextMenu(page: Page, fileName: string, menuItemLabel: string, timeoutMs = 30_000): Promise<void> {
+export interface ContextMenuOptions {
+  timeoutMs?: number;
+  /** Takes this screenshot (see screenshot()) while the menu is open. */
+  screenshot?: string;
+}
+
+export async function explorerContextMenu(
+  page: Page,
+  fileName: string,
+  menuItemLabel: string,
+  options: ContextMenuOptions = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   const item = explorerItem(page, fileName);
   // Context menus live in a shadow root; role locators pierce it.
@@ -185,6 +208,10 @@ export async function explorerContextMenu(page: Page, fileName: string, menuItem
   }
   // A click right after the menu opens is ignored by the menu.
   await sleep(500);
+  if (options.screenshot !== undefined) {
+    await entry.hover();
+    await screenshot(page, options.screenshot);
+  }
   await entry.click();
   await menu.first().waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
 }
@@ -203,7 +230,8 @@ export async function screenshot(page: Page, file: string): Promise<string> {
   const target = path.isAbsolute(file) ? file : path.join(RESULTS_DIR, file);
   fs.mkdirSync(path.dirname(target), { recursive: true });
   await page.screenshot({ path: target });
-  log(`screenshot ${path.relative(REPO_ROOT, target)}`);
+  const shown = path.relative(REPO_ROOT, target);
+  log(`screenshot ${shown.startsWith('..') ? target : shown}`);
   return target;
 }
 
@@ -316,7 +344,8 @@ export async function runExtensionTests(options: RunExtensionTestsOptions): Prom
       if (verbose) process.stderr.write(`[workbench console] ${message.type()}: ${message.text()}\n`);
       const text = extensionHostText(message);
       if (text !== undefined) {
-        for (const line of text.split('\n')) output(line);
+        // console.log ends each message with a newline of its own.
+        for (const line of text.replace(/\n$/, '').split('\n')) output(line);
       } else if (message.type() === 'error') {
         workbenchErrors.push(message.text());
       }

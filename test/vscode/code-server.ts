@@ -250,6 +250,8 @@ export interface StartCodeServerOptions {
   port?: number;
   /** Extra environment for the server and so for the extension host it starts. */
   env?: NodeJS.ProcessEnv;
+  /** Keep the scratch folder (with the server log) after stop(); GLIMPSE_KEEP_SCRATCH=1 does the same. */
+  keepScratch?: boolean;
 }
 
 export interface RunningCodeServer {
@@ -258,7 +260,7 @@ export interface RunningCodeServer {
   /** http://127.0.0.1:PORT/ */
   baseUrl: string;
   port: number;
-  /** Scratch folder holding HOME, XDG dirs, TMPDIR, user data, extensions and the server log. */
+  /** Scratch folder holding HOME, XDG dirs, TMPDIR, user data, extensions and the server log; removed by stop() unless kept. */
   scratch: string;
   logFile: string;
   pid: number;
@@ -283,8 +285,8 @@ const DEFAULT_SETTINGS: Readonly<Record<string, unknown>> = {
   'git.openRepositoryInParentFolders': 'never',
 };
 
-/** Process groups of the servers still running, killed when this process exits. */
-const liveGroups = new Set<number>();
+/** Servers still running (process group id -> scratch folder to remove, if any), killed when this process exits. */
+const liveGroups = new Map<number, string | undefined>();
 let exitHooksInstalled = false;
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -299,13 +301,17 @@ function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
   // 'exit' handlers must be synchronous: SIGKILL is the only sure thing here.
-  process.on('exit', () => {
-    for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
-  });
+  const killAll = (): void => {
+    for (const [pgid, scratch] of liveGroups) {
+      killGroup(pgid, 'SIGKILL');
+      if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+    }
+    liveGroups.clear();
+  };
+  process.on('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
-      liveGroups.clear();
+      killAll();
       // Re-raise so the process still ends the way the signal asks.
       process.kill(process.pid, signal);
     });
@@ -444,8 +450,9 @@ export async function startCodeServer(options: StartCodeServerOptions): Promise<
   }
   const pid = child.pid;
   if (pid === undefined) throw new Error('code-server did not start');
+  const keepScratch = options.keepScratch ?? process.env.GLIMPSE_KEEP_SCRATCH === '1';
   installExitHooks();
-  liveGroups.add(pid);
+  liveGroups.set(pid, keepScratch ? undefined : scratch);
   // A test that forgets stop() must not keep mocha alive: the exit hook kills the group.
   child.unref();
 
@@ -460,25 +467,35 @@ export async function startCodeServer(options: StartCodeServerOptions): Promise<
   const stop = async (): Promise<void> => {
     if (!liveGroups.has(pid)) return;
     killGroup(pid, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(pid, 'SIGKILL'), 5000);
-    await Promise.race([exitedPromise, sleep(6000)]);
+    // A pending timer would hold the test process open after the last test.
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        killGroup(pid, 'SIGKILL');
+        resolve();
+      }, 5000);
+    });
+    await Promise.race([exitedPromise, forced]);
     clearTimeout(timer);
     // The server may be gone while its children are still shutting down.
     killGroup(pid, 'SIGKILL');
     liveGroups.delete(pid);
+    if (!keepScratch) fs.rmSync(scratch, { recursive: true, force: true });
   };
 
   const baseUrl = `http://127.0.0.1:${port}/`;
   const started = Date.now();
   for (;;) {
     if (exited !== undefined) {
+      killGroup(pid, 'SIGKILL');
       liveGroups.delete(pid);
       throw new Error(`code-server ended before listening (${exited}); log ${logFile}:\n${tail(logFile)}`);
     }
     if ((await httpStatus(`${baseUrl}healthz`)) === 200) break;
     if (Date.now() - started > 60_000) {
+      const lastLines = tail(logFile);
       await stop();
-      throw new Error(`code-server did not listen on ${baseUrl} within 60 s; log ${logFile}:\n${tail(logFile)}`);
+      throw new Error(`code-server did not listen on ${baseUrl} within 60 s; its log ended with:\n${lastLines}`);
     }
     await sleep(100);
   }

@@ -98,12 +98,12 @@ describe('real VS Code harness (code-server + chromium)', function () {
       await screenshot(page, 'vscode-harness/palette.png');
 
       await runCommand(page, 'View: Close All Editors');
-      await explorerContextMenu(page, image.fileName, STUB_MENU_LABEL);
+      await explorerContextMenu(page, image.fileName, STUB_MENU_LABEL, { screenshot: 'vscode-harness/context-menu-open.png' });
       const fromMenu = webviewFrame(page);
       await fromMenu.locator('#how').filter({ hasText: 'Explorer context menu' }).waitFor({ timeout: 30_000 });
       assert.equal((await fromMenu.locator('#size').textContent())?.trim(), expectedSize);
       assert.equal(await fromMenu.locator('#file').textContent(), `${image.fileName} (png)`);
-      const shot = await screenshot(page, 'vscode-harness/context-menu.png');
+      const shot = await screenshot(page, 'vscode-harness/webview-from-context-menu.png');
       assert.ok(fs.statSync(shot).size > 10_000, 'screenshot looks empty');
       note(`UI scenario: ${seconds(started)} (workbench usable after ${workbench.loadMs} ms)`);
     });
