@@ -297,6 +297,15 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+function removeScratch(scratch: string): void {
+  try {
+    // Killed processes may still be closing files in it for a moment.
+    fs.rmSync(scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  } catch (err) {
+    log(`could not remove ${scratch}: ${String(err)}`);
+  }
+}
+
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
@@ -304,7 +313,7 @@ function installExitHooks(): void {
   const killAll = (): void => {
     for (const [pgid, scratch] of liveGroups) {
       killGroup(pgid, 'SIGKILL');
-      if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+      if (scratch !== undefined) removeScratch(scratch);
     }
     liveGroups.clear();
   };
@@ -480,7 +489,7 @@ export async function startCodeServer(options: StartCodeServerOptions): Promise<
     // The server may be gone while its children are still shutting down.
     killGroup(pid, 'SIGKILL');
     liveGroups.delete(pid);
-    if (!keepScratch) fs.rmSync(scratch, { recursive: true, force: true });
+    if (!keepScratch) removeScratch(scratch);
   };
 
   const baseUrl = `http://127.0.0.1:${port}/`;
