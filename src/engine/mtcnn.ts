@@ -5,14 +5,14 @@
  * Caffe models trained on column-major MATLAB images did.
  */
 import { nms, regress, square, type Candidate } from './boxes';
-import { resampleRegion } from './resample';
+import { resampleRegion, resizeNative, toTensor } from './resample';
 import { floats, loadModel, tensor, type ort, type RuntimeOptions } from './runtime';
 import type { DetectedFace, RgbImage } from './types';
 
 export interface MtcnnOptions {
   /** Smallest face searched for, in working pixels (default 20). */
   minFace?: number;
-  /** Score thresholds of P-Net, R-Net, O-Net (default 0.6, 0.7, 0.7). */
+  /** Score thresholds of P-Net, R-Net, O-Net (default 0.6, 0.7, 0.7; a floor of 0.8 would drop a few false faces in group photos, but also real faces in profile or looking down). */
   thresholds?: [number, number, number];
   /** Pyramid step (default 0.709: half the area per two levels). */
   factor?: number;
@@ -49,16 +49,22 @@ export class Mtcnn {
   private async proposals(img: RgbImage, minFace: number, factor: number, threshold: number): Promise<Candidate[]> {
     const all: Candidate[] = [];
     const minSide = Math.min(img.width, img.height);
+    const sizes: [number, number][] = [];
     for (let scale = CELL / minFace; minSide * scale >= CELL; scale *= factor) {
-      const w = Math.ceil(img.width * scale);
-      const h = Math.ceil(img.height * scale);
+      sizes.push([Math.ceil(img.width * scale), Math.ceil(img.height * scale)]);
+    }
+    // All pyramid levels are made by libvips on the thread pool while P-Net works through them.
+    const levels = sizes.map(([w, h]) => resizeNative(img, w, h));
+    levels.forEach((p) => p.catch(() => undefined)); // awaited in order below; keep early failures from going unhandled
+    for (let li = 0; li < sizes.length; li++) {
+      const [w, h] = sizes[li];
       const input = new Float32Array(w * h * 3);
-      resampleRegion(img, 0, 0, img.width, img.height, w, h, input, 0, 'whc');
+      toTensor(await levels[li], input, 0, 'whc');
       const res = await this.pnet.run({ input: tensor(input, [1, w, h, 3]) });
       const prob = floats(res.prob, 'prob');
       const reg = floats(res.reg, 'reg');
       const [, ow, oh] = res.prob.dims as number[];
-      // Sample's scale back to the working image: the level is img * (w / img.width) exactly.
+      // Back to working-image pixels: the level is the image scaled by w / img.width.
       const sx = img.width / w;
       const sy = img.height / h;
       const level: Candidate[] = [];

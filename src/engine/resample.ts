@@ -4,6 +4,7 @@
  * shrinking, so a downscale averages over each output pixel's whole footprint instead of
  * point-sampling it (point sampling aliases, and MTCNN's crops lose accuracy with it).
  */
+import sharp from 'sharp';
 import type { RgbImage } from './types';
 
 interface Taps {
@@ -144,4 +145,34 @@ export function resizeRgb(src: RgbImage, dw: number, dh: number): RgbImage {
   const data = new Uint8Array(f.length);
   for (let i = 0; i < f.length; i++) data[i] = f[i] + 0.5; // Uint8Array clamps and truncates
   return { data, width: dw, height: dh };
+}
+
+/**
+ * Resizes with libvips on libuv's thread pool: much faster than JavaScript for large reductions
+ * (it shrinks by box filter, then reduces with the kernel), and it runs beside the networks.
+ */
+export async function resizeNative(src: RgbImage, dw: number, dh: number): Promise<RgbImage> {
+  const { data, info } = await sharp(src.data, { raw: { width: src.width, height: src.height, channels: 3 } })
+    .resize(dw, dh, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+/** Normalises an RGB image into `out` in the given layout (no resampling). */
+export function toTensor(src: RgbImage, out: Float32Array, offset: number, layout: Layout, norm: Normalisation = MINUS_ONE_TO_ONE): void {
+  const { data, width: w, height: h } = src;
+  const { mean, scale } = norm;
+  if (layout === 'hwc') {
+    for (let i = 0; i < w * h * 3; i++) out[offset + i] = (data[i] - mean) * scale;
+    return;
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = (y * w + x) * 3, d = offset + (x * h + y) * 3;
+      out[d] = (data[s] - mean) * scale;
+      out[d + 1] = (data[s + 1] - mean) * scale;
+      out[d + 2] = (data[s + 2] - mean) * scale;
+    }
+  }
 }

@@ -38,3 +38,23 @@ export function unrotateFace(f: DetectedFace, turns: 1 | 2 | 3, w: number, h: nu
   const y2 = Math.max(corners[0][1], corners[1][1]);
   return { box: [x1, y1, x2 - x1, y2 - y1], score: f.score, landmarks: f.landmarks.map((p) => unrotatePoint(p, turns, w, h)) };
 }
+
+/** `img` with `pad` pixels added on every side, repeating the edge pixels. */
+export function padRgb(img: RgbImage, pad: number): RgbImage {
+  const { width: w, height: h, data } = img;
+  const ow = w + 2 * pad, oh = h + 2 * pad;
+  const out = new Uint8Array(ow * oh * 3);
+  for (let y = 0; y < oh; y++) {
+    const sy = Math.min(h - 1, Math.max(0, y - pad));
+    for (let x = 0; x < ow; x++) {
+      const sx = Math.min(w - 1, Math.max(0, x - pad));
+      const s = (sy * w + sx) * 3, d = (y * ow + x) * 3;
+      out[d] = data[s]; out[d + 1] = data[s + 1]; out[d + 2] = data[s + 2];
+    }
+  }
+  return { data: out, width: ow, height: oh };
+}
+
+export function shiftFace(f: DetectedFace, dx: number, dy: number): DetectedFace {
+  return { box: [f.box[0] + dx, f.box[1] + dy, f.box[2], f.box[3]], score: f.score, landmarks: f.landmarks.map(([x, y]) => [x + dx, y + dy] as Point) };
+}

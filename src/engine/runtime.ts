@@ -8,7 +8,7 @@ export { ort };
 export interface RuntimeOptions {
   /** Folder holding the .onnx files and manifest.json (default: found from this file upward). */
   modelsDir?: string;
-  /** onnxruntime intra-op threads per session (default 2; set 1 when several engines run side by side). */
+  /** onnxruntime intra-op threads per session (default 1: measured fastest on a busy 2-core machine, and it leaves a core to the editor). */
   threads?: number;
 }
 
@@ -29,10 +29,13 @@ export async function loadModel(file: string, opts: RuntimeOptions = {}): Promis
   const full = path.join(dir, file);
   if (!existsSync(full)) throw new Error(`model ${full} is missing; run "npm run build" to build it`);
   return ort.InferenceSession.create(full, {
-    intraOpNumThreads: opts.threads ?? 2,
+    intraOpNumThreads: opts.threads ?? 1,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Spinning worker threads burn the core that decoding and the editor need, and collapse
+    // when the machine is busy (measured: 4x slower with 2 spinning threads under load).
+    extra: { session: { intra_op: { allow_spinning: process.env.GLIMPSE_ORT_SPIN ?? '0' } } },
   });
 }
 

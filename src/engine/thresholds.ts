@@ -5,8 +5,8 @@
 import type { EmbedderId } from './embed';
 
 const THRESHOLDS: Record<EmbedderId, number> = {
-  mobilefacenet: 0.5,
-  dlib: 0.9,
+  mobilefacenet: 0.46,
+  dlib: 0.92,
 };
 
 export function defaultThreshold(id: EmbedderId): number {
