@@ -1,0 +1,128 @@
+/**
+ * The --vscode-* variables VS Code sets on a webview's <html>, for the themes the gallery is
+ * checked in (values from VS Code's Light+, Dark+ and High Contrast themes), and the body class
+ * VS Code gives each kind.
+ */
+
+const FONT = {
+  'font-family': 'system-ui, -apple-system, "Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+  'font-size': '13px',
+  'font-weight': 'normal',
+};
+
+export const THEMES = {
+  light: {
+    bodyClass: 'vscode-light',
+    vars: {
+      ...FONT,
+      foreground: '#616161',
+      'editor-background': '#ffffff',
+      'editor-foreground': '#000000',
+      descriptionForeground: '#717171',
+      focusBorder: '#0090f1',
+      errorForeground: '#a1260d',
+      'icon-foreground': '#424242',
+      'button-background': '#007acc',
+      'button-foreground': '#ffffff',
+      'button-hoverBackground': '#0062a3',
+      'button-secondaryBackground': '#5f6a79',
+      'button-secondaryForeground': '#ffffff',
+      'button-secondaryHoverBackground': '#4c5561',
+      'dropdown-background': '#ffffff',
+      'dropdown-foreground': '#616161',
+      'dropdown-border': '#cecece',
+      'badge-background': '#c4c4c4',
+      'badge-foreground': '#333333',
+      'editorWidget-background': '#f3f3f3',
+      'editorWidget-foreground': '#616161',
+      'list-hoverBackground': '#e8e8e8',
+      'toolbar-hoverBackground': 'rgba(184, 184, 184, 0.31)',
+      'progressBar-background': '#0e70c0',
+      'panel-border': 'rgba(128, 128, 128, 0.35)',
+      'widget-shadow': 'rgba(0, 0, 0, 0.16)',
+      'inputValidation-infoBackground': '#d6ecf2',
+      'inputValidation-infoBorder': '#007acc',
+      'inputValidation-errorBackground': '#f2dede',
+      'inputValidation-errorBorder': '#be1100',
+      'charts-yellow': '#bf8803',
+    },
+  },
+  dark: {
+    bodyClass: 'vscode-dark',
+    vars: {
+      ...FONT,
+      foreground: '#cccccc',
+      'editor-background': '#1e1e1e',
+      'editor-foreground': '#d4d4d4',
+      descriptionForeground: 'rgba(204, 204, 204, 0.7)',
+      focusBorder: '#007fd4',
+      errorForeground: '#f48771',
+      'icon-foreground': '#c5c5c5',
+      'button-background': '#0e639c',
+      'button-foreground': '#ffffff',
+      'button-hoverBackground': '#1177bb',
+      'button-secondaryBackground': '#3a3d41',
+      'button-secondaryForeground': '#ffffff',
+      'button-secondaryHoverBackground': '#45494e',
+      'dropdown-background': '#3c3c3c',
+      'dropdown-foreground': '#f0f0f0',
+      'dropdown-border': '#3c3c3c',
+      'badge-background': '#4d4d4d',
+      'badge-foreground': '#ffffff',
+      'editorWidget-background': '#252526',
+      'editorWidget-foreground': '#cccccc',
+      'list-hoverBackground': '#2a2d2e',
+      'toolbar-hoverBackground': 'rgba(90, 93, 94, 0.31)',
+      'progressBar-background': '#0e70c0',
+      'panel-border': 'rgba(128, 128, 128, 0.35)',
+      'widget-shadow': 'rgba(0, 0, 0, 0.36)',
+      'inputValidation-infoBackground': '#063b49',
+      'inputValidation-infoBorder': '#007acc',
+      'inputValidation-errorBackground': '#5a1d1d',
+      'inputValidation-errorBorder': '#be1100',
+      'charts-yellow': '#cca700',
+    },
+  },
+  hc: {
+    bodyClass: 'vscode-high-contrast',
+    vars: {
+      ...FONT,
+      foreground: '#ffffff',
+      'editor-background': '#000000',
+      'editor-foreground': '#ffffff',
+      descriptionForeground: 'rgba(255, 255, 255, 0.7)',
+      focusBorder: '#f38518',
+      contrastBorder: '#6fc3df',
+      contrastActiveBorder: '#f38518',
+      errorForeground: '#f48771',
+      'icon-foreground': '#ffffff',
+      'button-background': '#000000',
+      'button-foreground': '#ffffff',
+      'button-border': '#6fc3df',
+      'button-secondaryBackground': '#000000',
+      'button-secondaryForeground': '#ffffff',
+      'dropdown-background': '#000000',
+      'dropdown-foreground': '#ffffff',
+      'dropdown-border': '#6fc3df',
+      'badge-background': '#000000',
+      'badge-foreground': '#ffffff',
+      'editorWidget-background': '#0c141f',
+      'editorWidget-foreground': '#ffffff',
+      'progressBar-background': '#6fc3df',
+      'panel-border': '#6fc3df',
+      'widget-shadow': 'transparent',
+      'inputValidation-infoBackground': '#000000',
+      'inputValidation-infoBorder': '#6fc3df',
+      'inputValidation-errorBackground': '#000000',
+      'inputValidation-errorBorder': '#6fc3df',
+      'charts-yellow': '#ffd700',
+    },
+  },
+} as const;
+
+export type ThemeName = keyof typeof THEMES;
+
+export function themeCss(name: ThemeName): string {
+  const vars = Object.entries(THEMES[name].vars).map(([k, v]) => `  --vscode-${k}: ${v};`);
+  return `:root {\n${vars.join('\n')}\n}\n`;
+}
