@@ -46,6 +46,10 @@ export class Grid {
   private requested = new Set<number>();
   private thumbTimer: ReturnType<typeof setTimeout> | undefined;
   private pendingAnchor: { id: number; offset: number } | undefined;
+  /** Scrolling fast: new cells show placeholders, their images load once the scrolling slows. */
+  private flinging = false;
+  private flingTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastScroll = { top: 0, t: 0 };
 
   constructor(private readonly events: GridEvents, minCell: number) {
     this.minCell = minCell;
@@ -54,6 +58,7 @@ export class Grid {
     this.el.append(this.sizer);
     new ResizeObserver(() => this.measure()).observe(this.el);
     this.el.addEventListener('scroll', () => {
+      this.trackSpeed();
       this.schedule();
       this.events.scrolled();
     }, { passive: true });
@@ -207,6 +212,24 @@ export class Grid {
     else if (bottom > st + this.height) this.el.scrollTop = bottom - this.height + PAD;
   }
 
+  /** Faster than about a screen every 250 ms counts as flinging: loading every image passed by would only slow the scrolling. */
+  private trackSpeed(): void {
+    const now = performance.now();
+    const top = this.el.scrollTop;
+    const dt = now - this.lastScroll.t;
+    const speed = dt > 0 ? Math.abs(top - this.lastScroll.top) / dt : 0;
+    this.lastScroll = { top, t: now };
+    if (dt < 200 && speed * 250 > Math.max(this.height, 1)) this.flinging = true;
+    if (this.flingTimer !== undefined) clearTimeout(this.flingTimer);
+    this.flingTimer = setTimeout(() => {
+      this.flingTimer = undefined;
+      if (!this.flinging) return;
+      this.flinging = false;
+      for (const cell of this.cells.values()) if (cell.item && cell.dataset.deferred) this.fillThumb(cell, cell.item);
+      this.askThumbs();
+    }, 120);
+  }
+
   private schedule(): void {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
   }
@@ -317,6 +340,12 @@ export class Grid {
       photo.classList.add('pending');
       return;
     }
+    if (this.flinging && img?.getAttribute('src') !== item.thumb) {
+      cell.dataset.deferred = '1';
+      photo.classList.add('pending');
+      return;
+    }
+    delete cell.dataset.deferred;
     if (!img) {
       img = h('img', { class: 'thumb', alt: '', draggable: 'false', decoding: 'async' });
       img.addEventListener('load', () => img!.closest('.photo')?.classList.remove('pending'));
@@ -333,7 +362,7 @@ export class Grid {
 
   /** Asks the extension for the thumbnails of the rendered results that have none yet, in batches. */
   private askThumbs(): void {
-    if (this.thumbTimer !== undefined) return;
+    if (this.thumbTimer !== undefined || this.flinging) return;
     this.thumbTimer = setTimeout(() => {
       this.thumbTimer = undefined;
       const ids: number[] = [];

@@ -43,6 +43,7 @@ class App {
   private readonly progressBar = h('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Indexing photos', hidden: true }, h('div', { class: 'progress-fill' }));
   private readonly empty = h('div', { class: 'empty', hidden: true });
   private readonly results: HTMLElement;
+  private readonly controls: HTMLElement;
 
   private search: number | undefined;
   private query: QueryInfo | undefined;
@@ -56,6 +57,8 @@ class App {
   private view: Required<GalleryState>;
   private progress: IndexProgress | undefined;
   private searching = false;
+  /** The search the results shown belong to (they may be an older one's while a new one starts). */
+  private itemsSearch: number | undefined;
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -68,7 +71,7 @@ class App {
         preview: (i) => this.preview.open(this.visible, i),
         action: (a, item) => this.act(a, item),
         needThumbs: (ids) => this.host.post('thumbs', { ids }),
-        scrolled: () => this.persist(),
+        scrolled: () => this.persist(true),
       },
       this.view.size,
     );
@@ -78,23 +81,23 @@ class App {
       closed: (i) => this.grid.focusIndex(i),
     });
     this.results = h('main', { class: 'results' }, this.progressBar, this.grid.el, this.empty);
-    const controls = h(
+    const controls = (this.controls = h(
       'div',
       { class: 'controls' },
       h('div', { class: 'headline' }, this.count, this.countSub),
       h(
         'div',
-        { class: 'control-row' },
+        { class: 'control-row filters' },
         h('label', { class: 'field threshold-field' }, h('span', { class: 'label' }, 'Similarity'), this.threshold, this.thresholdOut),
         h('label', { class: 'field' }, h('span', { class: 'label' }, 'Sort by'), this.sort),
         h('label', { class: 'field' }, h('span', { class: 'label' }, 'Size'), this.size),
       ),
-      h('div', { class: 'control-row' }, this.saveAll, this.saveAllHl),
+      h('div', { class: 'control-row actions-row' }, this.saveAll, this.saveAllHl),
       this.status,
       this.live,
       this.notice,
-      h('div', { class: 'hint' }, 'Drop an image here to search for its faces. From the Explorer, hold Shift while dropping.'),
-    );
+      h('div', { class: 'hint' }, 'Drop an image here to search for it (from the Explorer: hold Shift while dropping).'),
+    ));
     const header = h('header', { class: 'top' }, this.queryView.el, controls);
     document.body.append(h('div', { class: 'app' }, header, this.results), this.preview.el);
     installDrop(document.body, {
@@ -126,6 +129,7 @@ class App {
       this.queryView.showFailed(saved.failed.name, saved.failed.src, saved.failed.message);
     }
     this.floor = saved.floor;
+    this.itemsSearch = saved.search;
     this.complete = saved.complete ?? false;
     if (saved.anchor) this.grid.restoreAnchor(saved.anchor);
     this.setAll(saved.items ?? []);
@@ -149,19 +153,26 @@ class App {
 
   private onQuery(p: Notifications['query']): void {
     const sameSearch = p.search === this.search;
+    const samePhoto = this.query?.src === p.query.src;
     this.search = p.search;
     this.query = p.query;
     this.failed = undefined;
     this.view = readView(p.state, this.view);
+    this.grid.setMinCell(this.view.size);
     this.queryView.show(p.query);
     if (!sameSearch) {
-      this.grid.reset();
       this.preview.close();
       this.floor = undefined;
       this.complete = false;
-      this.setAll([]);
       this.searching = true;
+      // Another face of the same photo: the old results stay, dimmed and inert, until the new ones
+      // come (no flash of an empty page). Otherwise the page empties at once.
+      if (!(samePhoto && this.all.length)) {
+        this.grid.reset();
+        this.setAll([]);
+      }
     }
+    this.refilter();
     this.render();
     this.persist();
   }
@@ -183,11 +194,16 @@ class App {
 
   private onResults(p: Notifications['results']): void {
     if (p.search !== this.search) return;
-    // Keep the thumbnails already received: a result list sent again may not carry them yet.
-    for (const item of p.items) {
-      const old = this.byId.get(item.id);
-      if (!item.thumb && old?.thumb) item.thumb = old.thumb;
+    if (this.itemsSearch === p.search) {
+      // Keep the thumbnails already received: a result list sent again may not carry them yet.
+      for (const item of p.items) {
+        const old = this.byId.get(item.id);
+        if (!item.thumb && old?.thumb) item.thumb = old.thumb;
+      }
+    } else {
+      this.grid.reset();
     }
+    this.itemsSearch = p.search;
     this.floor = p.floor;
     this.complete = p.complete;
     this.searching = false;
@@ -204,7 +220,7 @@ class App {
       this.grid.setThumb(id);
       this.preview.thumbArrived(id);
     }
-    this.persist();
+    this.persist(true);
   }
 
   private onProgress(p: IndexProgress): void {
@@ -267,7 +283,6 @@ class App {
   private selectFace(face: number): void {
     if (this.search === undefined) return;
     this.searching = true;
-    this.results.classList.add('stale');
     this.host.post('selectFace', { search: this.search, face });
     this.render();
   }
@@ -316,7 +331,11 @@ class App {
     this.countSub.textContent = total > n ? `of ${plural(total, 'candidate', 'candidates')}` : '';
     this.saveAll.disabled = this.saveAllHl.disabled = n === 0;
     this.saveAll.textContent = n > 1 ? `Save All ${formatCount(n)} Matches…` : 'Save All Matches…';
-    this.results.classList.toggle('stale', this.searching && total > 0);
+    // Without a query (none yet, or no face in it) the filters and Save All have nothing to act on.
+    for (const row of this.controls.querySelectorAll<HTMLElement>('.filters, .actions-row')) row.hidden = !this.query && !total;
+    const stale = this.searching && total > 0;
+    this.results.classList.toggle('stale', stale);
+    this.grid.el.inert = stale;
     this.results.setAttribute('aria-busy', String(this.searching || !this.complete));
     this.grid.el.hidden = n === 0;
 
@@ -353,7 +372,8 @@ class App {
     }, 600);
   }
 
-  private persist(): void {
+  /** Saves the state for a reload; `idle`: only once things rest (scrolling, thumbnails streaming in). */
+  private persist(idle = false): void {
     this.host.save({
       v: 1,
       search: this.search,
@@ -364,7 +384,7 @@ class App {
       complete: this.complete,
       view: { ...this.view },
       anchor: this.grid.anchor(),
-    });
+    }, idle);
   }
 }
 

@@ -138,6 +138,33 @@ describe('gallery webview in chromium', function () {
     assert.deepEqual((await g.waitFor('selectFace')).params, { search: 7, face: focused });
   });
 
+  it('keeps the old results dimmed and inert while another face is searched for, then replaces them', async () => {
+    g = await open();
+    const first = synthResults(photos, 30, server.origin, { thumbs: true });
+    await start(g, first, { search: 3 });
+    await g.page.locator('.query button.face[aria-pressed="false"]').first().click();
+    const picked = (await g.waitFor('selectFace')).params as { search: number; face: number };
+    assert.equal(picked.search, 3);
+    await painted(g.page);
+    assert.equal(await g.page.locator('.results.stale').count(), 1, 'dimmed while searching');
+    assert.equal(await g.page.locator('.grid').evaluate((el) => (el as HTMLElement).inert), true, 'old results cannot be acted on');
+    // The extension answers with a new search of the same photo, then its results.
+    const q = queryOf(photo('sample1'));
+    await g.send('query', { search: 4, query: { ...q, selected: picked.face }, state: { threshold: 0.5, sort: 'similarity' } });
+    assert.ok((await cellCount(g.page)) > 0, 'no flash of an empty page');
+    assert.equal(await g.page.locator('.query button.face[aria-pressed="true"]').getAttribute('data-face'), String(picked.face));
+    const second = synthResults(photos.slice(2), 12, server.origin, { thumbs: true }).map((it) => ({ ...it, id: it.id + 1000 }));
+    await g.send('results', { search: 4, items: second, complete: true, floor: 0.35 });
+    await painted(g.page);
+    assert.equal(await g.page.locator('.results.stale').count(), 0);
+    assert.equal(await g.page.locator('.grid').evaluate((el) => (el as HTMLElement).inert), false);
+    assert.equal(await countText(g.page), `${second.filter((it) => it.score >= 0.5).length} matches`);
+    assert.equal(await g.page.locator('.cell .name').first().innerText(), second[0].name);
+    // Results of an older search are ignored.
+    await g.send('results', { search: 3, items: first, complete: true, floor: 0.35 });
+    assert.equal(await g.page.locator('.cell .name').first().innerText(), second[0].name);
+  });
+
   it('says so when the query photo has no face', async () => {
     g = await open();
     await g.send('queryFailed', { search: 2, name: 'landscape.jpg', src: photoUrl(server.origin, photo('sample2'), 'thumb'), message: 'No face was found in landscape.jpg.' });
@@ -535,11 +562,17 @@ describe('gallery webview in chromium', function () {
       }
       await s.close();
     }
-    // A narrow panel beside an editor.
+    // A narrow panel beside an editor, with a portrait query photo.
     const narrow = await open({ theme: 'light', width: 520, height: 760 });
-    await start(narrow, items, { threshold: 0.55 });
+    await narrow.send('query', { search: 1, query: queryOf(photo('portrait')), state: { threshold: 0.55, sort: 'similarity' } });
+    await narrow.send('results', { search: 1, items, complete: true, floor: 0.35 });
     await narrow.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((i) => i.complete));
     await narrow.page.screenshot({ path: path.join(RESULTS_DIR, 'gallery-narrow-light.png') });
+    // No face in the query photo.
+    const failed = await open({ theme: 'dark', width: 1000, height: 500 });
+    await failed.send('queryFailed', { search: 1, name: 'sunset.jpg', src: photoUrl(server.origin, photo('sample2'), 'thumb'), message: 'No face was found in sunset.jpg.' });
+    await failed.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((i) => i.complete));
+    await failed.page.screenshot({ path: path.join(RESULTS_DIR, 'query-failed-dark.png') });
     console.log(`      screenshots in ${path.relative(process.cwd(), RESULTS_DIR)}/`);
   });
 });

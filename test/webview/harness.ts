@@ -16,7 +16,13 @@ import type { Box, NotificationMessage, NotificationName, Notifications, ResultI
 import { galleryHtml } from '../../src/webview/html';
 import { themeCss, THEMES, type ThemeName } from './themes';
 
-export const REPO = path.resolve(__dirname, '../../..');
+/** The repository root: out/test/webview when compiled by tsc, out/run when bundled by scripts/run-ts.mjs. */
+export const REPO = ((): string => {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'esbuild.mjs')) && fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  }
+  return path.resolve(__dirname, '../../..');
+})();
 export const CHROMIUM = process.env.GLIMPSE_CHROMIUM ?? '/usr/bin/chromium';
 export const DEMO = path.join(REPO, 'node_modules', '@vladmandic', 'face-api', 'demo');
 export const RESULTS_DIR = path.join(REPO, 'test-results', 'webview');
@@ -111,6 +117,8 @@ const ALBUMS = ['2019 Lake trip', '2020 Birthdays', '2021 Wedding', '2022 Hiking
 export interface SynthOptions {
   /** Give every item its thumbnail URI at once (default: none, they come through `thumbs`). */
   thumbs?: boolean;
+  /** A distinct thumbnail URL per result (?n=id), so the browser loads and decodes each, as with a real album. */
+  unique?: boolean;
   /** Highest and lowest similarity (linear, best first). */
   top?: number;
   bottom?: number;
@@ -131,7 +139,7 @@ export function synthResults(photos: Photo[], n: number, origin: string, o: Synt
       id: i + 1,
       name,
       path: `${album}/${name}`,
-      thumb: o.thumbs ? photoUrl(origin, p, 'thumb') : undefined,
+      thumb: o.thumbs ? `${photoUrl(origin, p, 'thumb')}${o.unique ? `?n=${i + 1}` : ''}` : undefined,
       width: p.width,
       height: p.height,
       score: n > 1 ? top - ((top - bottom) * i) / (n - 1) : top,
