@@ -1,11 +1,12 @@
 // Bundles the extension host code, the indexing worker, the CLI, the webview and the
 // model converter; then builds the ONNX models when they are missing or stale.
-//   node esbuild.mjs [--production] [--watch] [--no-models]
+//   node esbuild.mjs [--production] [--watch] [--no-models] [--only=cli,extension,...]
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const args = new Set(process.argv.slice(2));
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const production = args.has('--production');
 const watch = args.has('--watch');
 
@@ -40,7 +41,9 @@ const builds = [
     loader: { '.css': 'css' },
     logLevel: 'warning',
   },
-].filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)));
+]
+  .filter((b) => Object.values(b.entryPoints).every((p) => existsSync(p)))
+  .filter((b) => !only || Object.keys(b.entryPoints).some((name) => only.includes(name)));
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

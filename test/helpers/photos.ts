@@ -7,10 +7,18 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
-const evalCandidate = process.env.GLIMPSE_EVAL_DIR ?? path.resolve(ROOT, '..', 'shared', 'eval');
+/** GLIMPSE_EVAL_DIR, else shared/eval beside the checkout or beside one of its parent folders. */
+function findEvalDir(): string | undefined {
+  if (process.env.GLIMPSE_EVAL_DIR) return existsSync(path.join(process.env.GLIMPSE_EVAL_DIR, 'manifest.json')) ? process.env.GLIMPSE_EVAL_DIR : undefined;
+  for (let dir = path.dirname(ROOT); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'shared', 'eval');
+    if (existsSync(path.join(candidate, 'manifest.json'))) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
 
 /** The labelled evaluation set, or undefined when this machine lacks it. */
-export const EVAL_DIR: string | undefined = existsSync(path.join(evalCandidate, 'manifest.json')) ? evalCandidate : undefined;
+export const EVAL_DIR: string | undefined = findEvalDir();
 
 export function evalPhoto(rel: string): string {
   if (!EVAL_DIR) throw new Error('no eval set');

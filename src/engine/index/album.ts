@@ -1,0 +1,412 @@
+/**
+ * The album index: every face of every photo under the album roots, kept in the face cache and
+ * kept true as photos come, change and go. A path whose size and mtime are unchanged is trusted;
+ * otherwise its content is hashed, and a known hash reuses its faces (a renamed or moved photo
+ * costs no inference); only new content runs the models. Each result is committed as it comes,
+ * so an interrupted run resumes where it stopped.
+ */
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { decodeImage, ImageError, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
+import { errorInfo } from '../batch';
+import { findImages, type FindOptions } from '../files';
+import { FaceEngine, systemId, type EngineOptions } from '../pipeline';
+import type { Face, PhotoFaces } from '../types';
+import { FaceStore, packFaces, unpackFaces, type FileEntry } from './store';
+
+export interface AlbumRoot {
+  /** Absolute folder path. */
+  path: string;
+  /** Display name (the workspace folder's name). */
+  name?: string;
+}
+
+export interface IndexOptions extends EngineOptions, Omit<FindOptions, 'onUnreadable'> {
+  /** Photos read and decoded ahead of the one the models work on (default 3). */
+  lookahead?: number;
+}
+
+/** A photo of the album as the index knows it. */
+export interface Photo {
+  /** Absolute path: the key of the photo in the index. */
+  key: string;
+  root: number;
+  /** Path relative to its root, forward slashes. */
+  rel: string;
+  size: number;
+  mtimeMs: number;
+  hash?: string;
+  width: number;
+  height: number;
+  faces: Face[];
+  error?: { kind: string; message: string };
+}
+
+export interface IndexStats {
+  files: number;
+  computed: number;
+  reused: number;
+  removed: number;
+  failed: number;
+  faces: number;
+  seconds: number;
+}
+
+export interface IndexProgress {
+  done: number;
+  total: number;
+  computed: number;
+  reused: number;
+  failed: number;
+  file?: string;
+}
+
+export interface UpdateOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: IndexProgress) => void;
+  /** A photo that could not be indexed, with the reason. */
+  onFailed?: (photo: Photo) => void;
+  /** A folder that could not be read. */
+  onUnreadable?: (folder: string, message: string) => void;
+  /** A photo whose faces changed (computed, reused under a new path, or removed). */
+  onPhoto?: (photo: Photo | { key: string; removed: true }) => void;
+}
+
+export interface Match {
+  photo: Photo;
+  /** Index of the best-matching face in photo.faces. */
+  face: number;
+  score: number;
+}
+
+type Prepared =
+  | { kind: 'reuse'; photo: Photo }
+  | { kind: 'compute'; photo: Photo; decoded: Promise<DecodedImage> }
+  | { kind: 'failed'; photo: Photo };
+
+const toPosix = (p: string) => p.split(path.sep).join('/');
+
+export function sha256(buf: Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+export class AlbumIndex {
+  private readonly photos = new Map<string, Photo>();
+  private engine?: Promise<FaceEngine>;
+  private matrix?: { data: Float32Array; dim: number; owners: { photo: Photo; face: number }[] };
+  readonly system: string;
+
+  private constructor(
+    readonly store: FaceStore,
+    readonly roots: AlbumRoot[],
+    private readonly opts: IndexOptions,
+  ) {
+    this.system = systemId(opts);
+  }
+
+  /** Opens the cache in `cacheDir` and loads what it knows of `roots` (searchable at once). */
+  static async open(cacheDir: string, roots: AlbumRoot[], opts: IndexOptions = {}, notes?: (m: string) => void): Promise<AlbumIndex> {
+    const store = await FaceStore.open(cacheDir, notes);
+    const index = new AlbumIndex(store, roots.map((r) => ({ ...r, path: path.resolve(r.path) })), opts);
+    await index.load();
+    return index;
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  /** The models, loaded on first need: an album whose photos are all cached never loads them. */
+  private getEngine(): Promise<FaceEngine> {
+    this.engine ??= FaceEngine.create(this.opts);
+    return this.engine;
+  }
+
+  /** Root index and relative path of an absolute path inside the album, or undefined. */
+  locate(file: string): { root: number; rel: string } | undefined {
+    const abs = path.resolve(file);
+    for (let i = 0; i < this.roots.length; i++) {
+      const rel = path.relative(this.roots[i].path, abs);
+      if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return { root: i, rel: toPosix(rel) };
+    }
+    return undefined;
+  }
+
+  private async load(): Promise<void> {
+    for await (const [key, entry] of this.store.entries<FileEntry>('f')) {
+      const where = this.locate(key);
+      if (!where) continue;
+      const photo: Photo = { key, ...where, size: entry.size, mtimeMs: entry.mtimeMs, hash: entry.hash, width: 0, height: 0, faces: [], error: entry.error };
+      if (entry.hash && !entry.error) {
+        const faces = await this.store.getFaces(entry.hash);
+        if (!faces || faces.system !== this.system) continue;
+        photo.width = faces.width;
+        photo.height = faces.height;
+        photo.faces = unpackFaces(faces);
+      }
+      this.photos.set(key, photo);
+    }
+    this.matrix = undefined;
+  }
+
+  /** Photos known now (complete or not). */
+  get size(): number {
+    return this.photos.size;
+  }
+
+  get(key: string): Photo | undefined {
+    return this.photos.get(path.resolve(key));
+  }
+
+  all(): Photo[] {
+    return [...this.photos.values()];
+  }
+
+  get faceCount(): number {
+    let n = 0;
+    for (const p of this.photos.values()) n += p.faces.length;
+    return n;
+  }
+
+  /** Every image under the roots, as absolute paths with their root. */
+  async list(onUnreadable?: (folder: string, message: string) => void): Promise<{ key: string; root: number; rel: string }[]> {
+    const out: { key: string; root: number; rel: string }[] = [];
+    for (let i = 0; i < this.roots.length; i++) {
+      const files = await findImages(this.roots[i].path, {
+        exclude: this.opts.exclude,
+        includeHidden: this.opts.includeHidden,
+        onUnreadable: onUnreadable && ((dir, e) => onUnreadable(dir, `${e.code ?? 'error'}: ${e.message}`)),
+      });
+      // A folder inside another root (nested workspace folders) is indexed once, under the first root.
+      for (const rel of files) {
+        const key = path.join(this.roots[i].path, rel);
+        if (this.locate(key)?.root === i) out.push({ key, root: i, rel });
+      }
+    }
+    return out;
+  }
+
+  /** Brings the index up to date with the album: the full scan. */
+  async update(u: UpdateOptions = {}): Promise<IndexStats> {
+    const t0 = performance.now();
+    const listed = await this.list(u.onUnreadable);
+    const stats = await this.process(listed, u);
+    if (!u.signal?.aborted) {
+      const present = new Set(listed.map((l) => l.key));
+      const presentHashes = new Set<string>();
+      for (const l of listed) {
+        const h = this.photos.get(l.key)?.hash;
+        if (h) presentHashes.add(h);
+      }
+      for (const [key, photo] of [...this.photos]) {
+        if (present.has(key)) continue;
+        await this.forget(key, u);
+        // A photo renamed or moved inside the album is not removed: its content is still here.
+        if (!photo.hash || !presentHashes.has(photo.hash)) stats.removed++;
+      }
+      // Stored paths of this cache outside the current roots are left for their own album; faces of
+      // contents no path refers to any more are dropped.
+      await this.collectGarbage();
+    }
+    stats.files = listed.length;
+    stats.faces = this.faceCount;
+    stats.seconds = (performance.now() - t0) / 1000;
+    return stats;
+  }
+
+  /** Re-examines the given paths (from a file watcher): added, changed or deleted photos. */
+  async updatePaths(files: string[], u: UpdateOptions = {}): Promise<IndexStats> {
+    const t0 = performance.now();
+    const items: { key: string; root: number; rel: string }[] = [];
+    const stats: IndexStats = { files: 0, computed: 0, reused: 0, removed: 0, failed: 0, faces: 0, seconds: 0 };
+    for (const f of new Set(files.map((x) => path.resolve(x)))) {
+      const where = this.locate(f);
+      if (!where) continue;
+      const exists = await stat(f).then((s) => s.isFile(), () => false);
+      if (exists) items.push({ key: f, ...where });
+      else if (this.photos.has(f)) {
+        await this.forget(f, u);
+        stats.removed++;
+      }
+    }
+    const s = await this.process(items, u);
+    stats.files = items.length;
+    stats.computed = s.computed;
+    stats.reused = s.reused;
+    stats.failed = s.failed;
+    stats.faces = this.faceCount;
+    stats.seconds = (performance.now() - t0) / 1000;
+    return stats;
+  }
+
+  private async forget(key: string, u: UpdateOptions): Promise<void> {
+    this.photos.delete(key);
+    this.matrix = undefined;
+    await this.store.deleteFile(key);
+    u.onPhoto?.({ key, removed: true });
+  }
+
+  private async collectGarbage(): Promise<void> {
+    const referenced = new Set<string>();
+    for await (const [, e] of this.store.entries<FileEntry>('f')) if (e.hash) referenced.add(e.hash);
+    const drop: string[] = [];
+    for await (const [hash] of this.store.entries('h')) if (!referenced.has(hash)) drop.push(hash);
+    for (const h of drop) await this.store.deleteFaces(h);
+  }
+
+  /** Validates, reuses or computes each item; commits each result as it comes. */
+  private async process(items: { key: string; root: number; rel: string }[], u: UpdateOptions): Promise<IndexStats> {
+    const stats: IndexStats = { files: items.length, computed: 0, reused: 0, removed: 0, failed: 0, faces: 0, seconds: 0 };
+    const lookahead = Math.max(1, this.opts.lookahead ?? 3);
+    const queue: Promise<Prepared>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (next < items.length && queue.length < lookahead) queue.push(this.prepare(items[next++]));
+    };
+    fill();
+    for (let i = 0; i < items.length; i++) {
+      if (u.signal?.aborted) {
+        // Let what was started finish, so nothing is left half-read; none of it is committed.
+        await Promise.allSettled(queue);
+        break;
+      }
+      const prepared = await queue.shift()!;
+      fill();
+      let photo = prepared.photo;
+      if (prepared.kind === 'compute') {
+        try {
+          const decoded = await prepared.decoded;
+          const result: PhotoFaces = await (await this.getEngine()).analyze(decoded);
+          photo = { ...photo, width: result.width, height: result.height, faces: result.faces };
+          await this.store.setFaces(photo.hash!, packFaces(this.system, result.width, result.height, result.faces));
+          stats.computed++;
+        } catch (e) {
+          photo = { ...photo, error: errorInfo(e) };
+        }
+      } else if (prepared.kind === 'reuse') stats.reused++;
+      if (photo.error) {
+        stats.failed++;
+        u.onFailed?.(photo);
+      }
+      await this.store.setFile(photo.key, { size: photo.size, mtimeMs: photo.mtimeMs, hash: photo.hash, error: photo.error });
+      this.photos.set(photo.key, photo);
+      this.matrix = undefined;
+      u.onPhoto?.(photo);
+      u.onProgress?.({ done: i + 1, total: items.length, computed: stats.computed, reused: stats.reused, failed: stats.failed, file: photo.key });
+    }
+    return stats;
+  }
+
+  /** Stat, validate against the cache, read and hash when needed, start decoding when the models must run. */
+  private async prepare(item: { key: string; root: number; rel: string }, attempt = 0): Promise<Prepared> {
+    const base = { key: item.key, root: item.root, rel: item.rel, width: 0, height: 0, faces: [] as Face[] };
+    let st;
+    try {
+      st = await stat(item.key);
+    } catch (e) {
+      return { kind: 'failed', photo: { ...base, size: 0, mtimeMs: 0, error: { kind: 'unreadable', message: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } } };
+    }
+    const photo: Photo = { ...base, size: st.size, mtimeMs: st.mtimeMs };
+    const maxBytes = this.opts.maxBytes ?? DEFAULT_MAX_BYTES;
+    const known = this.photos.get(item.key) ?? (await this.cachedPhoto(item));
+    if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) {
+      // Trusted: unchanged size and time. A file too large under an older limit is looked at again.
+      if (!known.error) return { kind: 'reuse', photo: { ...known, root: item.root, rel: item.rel } };
+      if (!(known.error.kind === 'too-large' && st.size <= maxBytes)) return { kind: 'failed', photo: { ...known, root: item.root, rel: item.rel } };
+    }
+    let buf: Buffer;
+    try {
+      buf = await readImageFile(item.key, maxBytes);
+    } catch (e) {
+      return { kind: 'failed', photo: { ...photo, error: errorInfo(e) } };
+    }
+    const after = await stat(item.key).catch(() => undefined);
+    if (!after || after.size !== st.size || after.mtimeMs !== st.mtimeMs || buf.length !== st.size) {
+      // Written to while we read it: read again once it settles, or report it and try next time.
+      if (attempt < 2) {
+        await new Promise((r) => setTimeout(r, 500));
+        return this.prepare(item, attempt + 1);
+      }
+      return { kind: 'failed', photo: { ...photo, error: { kind: 'changed', message: 'the file kept changing while it was read; it will be indexed when it settles' } } };
+    }
+    photo.hash = sha256(buf);
+    const cached = await this.store.getFaces(photo.hash);
+    if (cached && cached.system === this.system) {
+      return { kind: 'reuse', photo: { ...photo, width: cached.width, height: cached.height, faces: unpackFaces(cached) } };
+    }
+    const decoded = decodeImage(buf, this.decodeOptions());
+    decoded.catch(() => undefined); // awaited in order by process()
+    return { kind: 'compute', photo, decoded };
+  }
+
+  private decodeOptions() {
+    const { maxBytes, maxPixels, maxSide } = this.opts;
+    return { maxBytes, maxPixels, maxSide };
+  }
+
+  /** What the store knows of a path not loaded (outside the roots at load time). */
+  private async cachedPhoto(item: { key: string; root: number; rel: string }): Promise<Photo | undefined> {
+    const e = await this.store.getFile(item.key);
+    if (!e) return undefined;
+    const photo: Photo = { key: item.key, root: item.root, rel: item.rel, size: e.size, mtimeMs: e.mtimeMs, hash: e.hash, width: 0, height: 0, faces: [], error: e.error };
+    if (e.error) return photo;
+    const faces = e.hash ? await this.store.getFaces(e.hash) : undefined;
+    if (!faces || faces.system !== this.system) return undefined;
+    return { ...photo, width: faces.width, height: faces.height, faces: unpackFaces(faces) };
+  }
+
+  /**
+   * Faces of a query photo: from the index when it is an unchanged album photo, else computed
+   * (a query from outside the album is fine; it is not added to the index).
+   */
+  async facesOf(input: string | Buffer): Promise<PhotoFaces> {
+    if (typeof input === 'string') {
+      const known = this.photos.get(path.resolve(input));
+      if (known && !known.error) {
+        const st = await stat(known.key).catch(() => undefined);
+        if (st && st.size === known.size && st.mtimeMs === known.mtimeMs) return { width: known.width, height: known.height, faces: known.faces };
+      }
+      const buf = await readImageFile(input, this.opts.maxBytes);
+      return (await this.getEngine()).analyze(await decodeImage(buf, this.decodeOptions()));
+    }
+    return (await this.getEngine()).analyze(await decodeImage(input, this.decodeOptions()));
+  }
+
+  private buildMatrix() {
+    if (this.matrix) return this.matrix;
+    const owners: { photo: Photo; face: number }[] = [];
+    let dim = 0;
+    for (const p of this.photos.values()) {
+      p.faces.forEach((f, i) => {
+        owners.push({ photo: p, face: i });
+        dim = f.embedding.length;
+      });
+    }
+    const data = new Float32Array(owners.length * dim);
+    owners.forEach((o, r) => data.set(o.photo.faces[o.face].embedding, r * dim));
+    this.matrix = { data, dim, owners };
+    return this.matrix;
+  }
+
+  /** Photos holding a face with cosine similarity >= threshold to `query`, best first (one entry per photo). */
+  search(query: Float32Array, threshold: number, limit = Infinity): Match[] {
+    const { data, dim, owners } = this.buildMatrix();
+    if (!owners.length) return [];
+    if (query.length !== dim) throw new Error(`the query has ${query.length} dimensions, the index ${dim}`);
+    const best = new Map<Photo, Match>();
+    for (let r = 0; r < owners.length; r++) {
+      const off = r * dim;
+      let s = 0;
+      for (let i = 0; i < dim; i++) s += query[i] * data[off + i];
+      if (s < threshold) continue;
+      const o = owners[r];
+      const m = best.get(o.photo);
+      if (!m || s > m.score) best.set(o.photo, { photo: o.photo, face: o.face, score: s });
+    }
+    const out = [...best.values()].sort((a, b) => b.score - a.score || (a.photo.key < b.photo.key ? -1 : 1));
+    return out.length > limit ? out.slice(0, limit) : out;
+  }
+}
+
+export { ImageError };
