@@ -28,7 +28,7 @@ class App {
     'select',
     { class: 'sort', 'aria-label': 'Sort by' },
     h('option', { value: 'similarity' }, 'Similarity'),
-    h('option', { value: 'date' }, 'Date'),
+    h('option', { value: 'date' }, 'Date, newest first'),
     h('option', { value: 'name' }, 'Name'),
   );
   private readonly size = h('input', { type: 'range', class: 'size', min: SIZES.min, max: SIZES.max, step: SIZES.step, 'aria-label': 'Thumbnail size' });

@@ -173,6 +173,9 @@ describe('gallery webview in chromium', function () {
     assert.match(await countText(g.page), /No face to search for/);
     assert.equal(await g.page.locator('.empty').isVisible(), true);
     assert.equal(await g.page.locator('.grid').isVisible(), false);
+    assert.equal(await g.page.locator('input.threshold').isVisible(), false, 'no filters without a query');
+    await g.send('notice', { level: 'error', message: 'The album folder is not readable.' });
+    assert.equal(await g.page.getByRole('alert').innerText(), 'The album folder is not readable.');
   });
 
   it('filters live with the threshold slider: the count follows, no command is sent until it rests', async () => {
@@ -382,6 +385,36 @@ describe('gallery webview in chromium', function () {
     console.log(`      5,000 results: first paint ${t.toFixed(0)} ms after the results message; scrolling ${frames.summary}`);
   });
 
+  it('lays out again when the panel is resized, keeping the result at the top in view', async () => {
+    g = await open({ width: 1300, height: 800 });
+    const items = synthResults(photos, 2000, server.origin, { thumbs: true, top: 0.99, bottom: 0.5 });
+    await start(g, items);
+    const grid = g.page.locator('.grid');
+    const colsWide = Number(await grid.getAttribute('aria-colcount'));
+    await grid.evaluate((el) => (el.scrollTop = 20_000));
+    await painted(g.page);
+    const topIndex = (): Promise<number> =>
+      g.page.evaluate(() => {
+        const v = document.querySelector('.grid')!.getBoundingClientRect();
+        const cells = [...document.querySelectorAll<HTMLElement>('.cell')].filter((c) => c.getBoundingClientRect().bottom > v.top + 5);
+        return Math.min(...cells.map((c) => Number(c.dataset.index)));
+      });
+    const before = await topIndex();
+    await g.page.setViewportSize({ width: 700, height: 800 });
+    await painted(g.page);
+    await painted(g.page);
+    const colsNarrow = Number(await grid.getAttribute('aria-colcount'));
+    assert.ok(colsNarrow < colsWide, `${colsWide} columns, then ${colsNarrow}`);
+    const after = await topIndex();
+    assert.ok(Math.abs(after - before) < colsWide, `top result ${before}, then ${after}`);
+    // Cells fill the row: the row height follows the column width.
+    const sizes = await g.page.locator('.cell').first().evaluate((c) => {
+      const frame = c.querySelector('.frame')!.getBoundingClientRect();
+      return { w: frame.width, h: frame.height, cell: c.getBoundingClientRect().height };
+    });
+    assert.ok(Math.abs(sizes.w / sizes.h - 4 / 3) < 0.02, `frame ${sizes.w}x${sizes.h}`);
+  });
+
   it('sends open, reveal, save and saveAll with the right ids', async () => {
     g = await open();
     const items = synthResults(photos, 30, server.origin, { thumbs: true, top: 0.9, bottom: 0.4 });
@@ -450,6 +483,14 @@ describe('gallery webview in chromium', function () {
     assert.match(await g.page.locator('.notice').innerText(), /not an image/);
     assert.deepEqual(await g.posted(), []);
     assert.match(await g.page.locator('.hint').innerText(), /hold Shift/);
+    // Too large: refused before any bytes are read.
+    await g.page.evaluate((max) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(max + 1)], 'huge.jpg', { type: 'image/jpeg' }));
+      document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, LIMITS.dropBytes);
+    await g.page.waitForFunction(() => /too large/.test(document.querySelector('.notice')?.textContent ?? ''));
+    assert.deepEqual(await g.posted(), []);
     // The overlay shows while something is dragged over.
     await g.page.evaluate(() => {
       const dt = new DataTransfer();
