@@ -1,17 +1,14 @@
 /** Finding the photos of an album folder. */
 import fg from 'fast-glob';
 import * as fs from 'node:fs';
-import path from 'node:path';
 
-/** Extensions sharp decodes in its prebuilt binaries; matched in any case (cameras write .JPG). */
-export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'jpe', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif'];
+import { IMAGE_EXTENSIONS, isImagePath } from './image-types';
 
-export function isImagePath(p: string): boolean {
-  const ext = path.extname(p).slice(1).toLowerCase();
-  return IMAGE_EXTENSIONS.includes(ext);
-}
+export { IMAGE_EXTENSIONS, isImagePath };
 
 export interface FindOptions {
+  /** Globs (relative to the folder) of the photos to take; empty or absent: every image. */
+  include?: string[];
   /** Globs (relative to the folder) to leave out. */
   exclude?: string[];
   /** Include dot-folders and node_modules (default false). */
@@ -24,7 +21,8 @@ export interface FindOptions {
 export async function findImages(folder: string, opts: FindOptions = {}): Promise<string[]> {
   const ignore = [...(opts.exclude ?? [])];
   if (!opts.includeHidden) ignore.push('**/node_modules/**');
-  const files = await fg(`**/*.{${IMAGE_EXTENSIONS.join(',')}}`, {
+  const patterns = opts.include?.length ? opts.include : [`**/*.{${IMAGE_EXTENSIONS.join(',')}}`];
+  const files = await fg(patterns, {
     cwd: folder,
     caseSensitiveMatch: false,
     dot: opts.includeHidden ?? false,
@@ -35,7 +33,7 @@ export async function findImages(folder: string, opts: FindOptions = {}): Promis
     // fast-glob skips unreadable folders silently; wrapping readdir lets the caller say which.
     fs: opts.onUnreadable ? readdirReporting(opts.onUnreadable) : undefined,
   });
-  return files.sort();
+  return files.filter(isImagePath).sort();
 }
 
 type ReaddirCallback = (err: NodeJS.ErrnoException | null, entries: fs.Dirent[]) => void;

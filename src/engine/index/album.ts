@@ -133,6 +133,12 @@ export class AlbumIndex {
     return undefined;
   }
 
+  /** Reads the cache again (another process may have written to it). */
+  async reload(): Promise<void> {
+    this.photos.clear();
+    await this.load();
+  }
+
   private async load(): Promise<void> {
     for await (const [key, entry] of this.store.entries<FileEntry>('f')) {
       const where = this.locate(key);

@@ -1,0 +1,276 @@
+/**
+ * The extension's handle on the index service (a child process, see engine/index/worker.ts):
+ * starts it for the workspace folders, restarts it after a crash, follows file changes, shows
+ * progress in the status bar and lists per-file problems in the output channel.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { IMAGE_EXTENSIONS } from '../engine/image-types';
+import { IndexServiceClient } from '../engine/index/client';
+import type { RequestName, ServiceEvent, ServiceProgress, ServiceRequests } from '../engine/index/service-protocol';
+import { readSettings, type Settings } from './settings';
+
+const IMAGE_GLOB = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
+
+export interface Diagnostics {
+  /** Longest event-loop delay of the extension host while the last indexing ran, ms. */
+  maxEventLoopBlockMs: number;
+  p99EventLoopBlockMs: number;
+  activationMs: number;
+  workerPid?: number;
+  restarts: number;
+}
+
+export class IndexService implements vscode.Disposable {
+  private client?: IndexServiceClient;
+  private ready?: Promise<void>;
+  private disposables: vscode.Disposable[] = [];
+  private readonly statusItem: vscode.StatusBarItem;
+  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly progressed = new vscode.EventEmitter<ServiceProgress>();
+  readonly onDidChangeIndex = this.changed.event;
+  readonly onDidProgress = this.progressed.event;
+  private pendingPaths = new Set<string>();
+  private pathsTimer?: NodeJS.Timeout;
+  private restarts = 0;
+  private reportedFailures = new Set<string>();
+  private loopDelay?: IntervalHistogram;
+  private lastLoop = { max: 0, p99: 0 };
+  private settings: Settings;
+  last: ServiceProgress = { state: 'starting', done: 0, total: 0, computed: 0, reused: 0, failed: 0, photos: 0, faces: 0 };
+  activationMs = 0;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    readonly log: vscode.LogOutputChannel,
+  ) {
+    this.settings = readSettings();
+    this.statusItem = vscode.window.createStatusBarItem('glimpse.index', vscode.StatusBarAlignment.Left, 10);
+    this.statusItem.name = 'Glimpse index';
+    this.statusItem.command = 'glimpse.indexMenu';
+    this.disposables.push(this.statusItem, this.changed, this.progressed);
+  }
+
+  /** Album roots: every workspace folder on disk. */
+  roots(): string[] {
+    return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+  }
+
+  private storageDir(): string {
+    return (this.context.storageUri ?? this.context.globalStorageUri).fsPath;
+  }
+
+  /** Thumbnails and previews live here; the webview may load from it. */
+  thumbsDir(): string {
+    return path.join(this.storageDir(), 'thumbs');
+  }
+
+  /** Starts the service (idempotent). Indexing begins only when `autoStart`. */
+  start(autoStart: boolean): Promise<void> {
+    if (this.ready) return this.ready;
+    this.settings = readSettings();
+    const client = new IndexServiceClient({
+      workerPath: path.join(this.context.extensionPath, 'dist', 'index-worker.js'),
+      onEvent: (e) => this.onEvent(e),
+      onExit: (code, signal, stderr) => this.onCrash(code, signal, stderr),
+    });
+    this.client = client;
+    client.start();
+    const cfg = this.settings;
+    this.ready = client
+      .request('init', {
+        roots: (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => ({ path: f.uri.fsPath, name: f.name })),
+        cacheDir: path.join(this.storageDir(), `index-${cfg.model}`),
+        thumbsDir: this.thumbsDir(),
+        index: { embedder: cfg.model, maxBytes: cfg.maxFileSizeMB * 1024 * 1024, exclude: cfg.exclude, include: cfg.include },
+        autoStart,
+      })
+      .then((p) => this.onProgress(p));
+    this.ready.catch((e: Error) => this.log.error(`The index service did not start: ${e.message}`));
+    this.watch();
+    this.updateStatus();
+    this.statusItem.show();
+    return this.ready;
+  }
+
+  get running(): boolean {
+    return !!this.ready;
+  }
+
+  async request<K extends RequestName>(type: K, params: ServiceRequests[K][0]): Promise<ServiceRequests[K][1]> {
+    if (!this.ready) void this.start(false);
+    await this.ready;
+    return this.client!.request(type, params);
+  }
+
+  private watch(): void {
+    if (this.disposables.some((d) => d instanceof WatcherMarker)) return;
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      if (folder.uri.scheme !== 'file') continue;
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, IMAGE_GLOB));
+      const touch = (uri: vscode.Uri) => this.queuePath(uri.fsPath);
+      w.onDidCreate(touch);
+      w.onDidChange(touch);
+      w.onDidDelete(touch);
+      this.disposables.push(w);
+    }
+    this.disposables.push(new WatcherMarker());
+  }
+
+  /** Changed paths are batched for a second, so a copied folder of photos is one update. */
+  private queuePath(p: string): void {
+    this.pendingPaths.add(p);
+    clearTimeout(this.pathsTimer);
+    this.pathsTimer = setTimeout(() => {
+      const paths = [...this.pendingPaths];
+      this.pendingPaths.clear();
+      if (this.client) this.client.request('updatePaths', { paths }).catch((e: Error) => this.log.warn(`update: ${e.message}`));
+    }, 1000);
+  }
+
+  private onEvent(e: ServiceEvent): void {
+    switch (e.event) {
+      case 'progress':
+        this.onProgress(e.progress);
+        break;
+      case 'failed': {
+        // An unchanged bad file is reported on every scan; list it once per session.
+        const id = `${e.key}\0${e.message}`;
+        if (this.reportedFailures.has(id)) break;
+        this.reportedFailures.add(id);
+        this.log.warn(`${e.key}: ${e.message}`);
+        break;
+      }
+      case 'unreadable':
+        this.log.warn(`${e.folder}: cannot read this folder (${e.message}); its photos are left out`);
+        break;
+      case 'note':
+        this.log.info(e.message);
+        break;
+      case 'changed':
+        this.changed.fire();
+        break;
+    }
+  }
+
+  private onProgress(p: ServiceProgress): void {
+    const wasIndexing = this.last.state === 'indexing';
+    this.last = p;
+    if (p.state === 'indexing' && !this.loopDelay) {
+      this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      this.loopDelay.enable();
+    }
+    if (p.state !== 'indexing' && wasIndexing && this.loopDelay) {
+      this.loopDelay.disable();
+      this.lastLoop = { max: this.loopDelay.max / 1e6, p99: this.loopDelay.percentile(99) / 1e6 };
+      this.loopDelay = undefined;
+      this.log.info(
+        `Index ${p.state}: ${p.photos.toLocaleString()} photos, ${p.faces.toLocaleString()} faces (${p.computed} computed, ${p.reused} from the cache, ${p.failed} failed); ` +
+          `longest extension-host event-loop block while indexing: ${this.lastLoop.max.toFixed(1)} ms`,
+      );
+    }
+    this.updateStatus();
+    this.progressed.fire(p);
+  }
+
+  private updateStatus(): void {
+    const p = this.last;
+    const n = (x: number) => x.toLocaleString('en-US');
+    let text: string;
+    let tip: string;
+    switch (p.state) {
+      case 'indexing':
+        text = `$(sync~spin) Glimpse: ${n(p.done)} / ${n(p.total)} photos`;
+        tip = `Indexing faces: ${n(p.computed)} computed, ${n(p.reused)} from the cache, ${n(p.failed)} failed. Click to pause.`;
+        break;
+      case 'paused':
+        text = `$(debug-pause) Glimpse: paused (${n(p.photos)} photos)`;
+        tip = 'Face indexing is paused. Click to resume.';
+        break;
+      case 'waiting':
+        text = `$(eye) Glimpse: ${n(p.photos)} photos`;
+        tip = 'Another window is indexing this folder; this one shows its results.';
+        break;
+      case 'error':
+        text = '$(warning) Glimpse';
+        tip = 'Indexing stopped on an error; see the log.';
+        break;
+      case 'starting':
+        text = '$(sync~spin) Glimpse';
+        tip = 'Starting the face index…';
+        break;
+      default:
+        text = `$(person) Glimpse: ${n(p.photos)} photos`;
+        tip = `${n(p.photos)} photos, ${n(p.faces)} faces indexed${p.failed ? `, ${n(p.failed)} could not be read (see the log)` : ''}.`;
+    }
+    this.statusItem.text = text;
+    this.statusItem.tooltip = tip;
+  }
+
+  private onCrash(code: number | null, signal: NodeJS.Signals | null, stderr: string): void {
+    this.ready = undefined;
+    this.client = undefined;
+    this.restarts++;
+    this.log.error(`The index service stopped unexpectedly (${signal ?? `exit code ${code}`}).${stderr ? `\n${stderr}` : ''}`);
+    this.last = { ...this.last, state: 'error' };
+    this.updateStatus();
+    if (this.restarts <= 3) {
+      // Resume where it stopped: finished photos are in the cache.
+      const delay = 1000 * 2 ** (this.restarts - 1);
+      setTimeout(() => void this.start(this.settings.indexOnStartup && vscode.workspace.isTrusted), delay);
+    } else {
+      void vscode.window.showErrorMessage('Glimpse: the face index keeps stopping; see the log.', 'Show Log').then((a) => a && this.log.show());
+    }
+  }
+
+  async pause(): Promise<void> {
+    await this.request('pause', {});
+  }
+
+  async resume(): Promise<void> {
+    if (!this.ready) {
+      await this.start(true);
+      return;
+    }
+    await this.request('resume', {});
+  }
+
+  async rebuild(): Promise<void> {
+    this.reportedFailures.clear();
+    if (!this.ready) await this.start(false);
+    await this.request('rebuild', {});
+  }
+
+  /** Restarts with new settings (model, limits, globs). */
+  async restart(): Promise<void> {
+    const autoStart = this.last.state !== 'paused';
+    await this.stop();
+    await this.start(autoStart && vscode.workspace.isTrusted);
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.ready = undefined;
+    await client?.stop();
+  }
+
+  diagnostics(): Diagnostics {
+    const live = this.loopDelay ? { max: this.loopDelay.max / 1e6, p99: this.loopDelay.percentile(99) / 1e6 } : this.lastLoop;
+    return { maxEventLoopBlockMs: live.max, p99EventLoopBlockMs: live.p99, activationMs: this.activationMs, workerPid: this.client?.pid, restarts: this.restarts };
+  }
+
+  dispose(): void {
+    clearTimeout(this.pathsTimer);
+    this.loopDelay?.disable();
+    void this.stop();
+    for (const d of this.disposables) d.dispose();
+    this.disposables = [];
+  }
+}
+
+/** Marks that the file watchers exist (they live as long as the service object). */
+class WatcherMarker implements vscode.Disposable {
+  dispose(): void {}
+}
