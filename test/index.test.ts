@@ -59,7 +59,7 @@ describe('album index', function () {
     assert.equal(index.get(path.join(album, renamed.rel)), undefined);
 
     // The deleted photo is gone from search results; its own face no longer finds it.
-    const hits = index.search(deletedFaces[0].embedding, defaultThreshold('mobilefacenet'));
+    const hits = await index.search(deletedFaces[0].embedding, defaultThreshold('mobilefacenet'));
     assert.ok(hits.length > 0 || deleted.person === undefined);
     assert.ok(hits.every((h) => h.photo.rel !== deleted.rel));
     await index.close();
@@ -74,7 +74,7 @@ describe('album index', function () {
     const q = photos[0];
     const probe = await index.facesOf(path.join(album, q.rel));
     const query = probe.faces.reduce((a, f) => (f.box[2] * f.box[3] > a.box[2] * a.box[3] ? f : a));
-    const hits = index.search(query.embedding, defaultThreshold('mobilefacenet'));
+    const hits = await index.search(query.embedding, defaultThreshold('mobilefacenet'));
     const same = photos.filter((p) => p.person === q.person).map((p) => p.rel).sort();
     assert.deepEqual(hits.slice(0, same.length).map((h) => h.photo.rel).sort(), same);
     for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1].score >= hits[i].score);

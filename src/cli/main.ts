@@ -177,7 +177,7 @@ async function cmdSearch(args: ParsedArgs): Promise<void> {
     const q = await index.facesOf(query);
     if (!q.faces.length) throw new UsageError(`no face found in ${query}`);
     const probe = q.faces.reduce((a, f) => (f.box[2] * f.box[3] > a.box[2] * a.box[3] ? f : a));
-    const matches = index.search(probe.embedding, threshold).map((m) => ({ file: m.photo.rel, score: m.score, box: m.photo.faces[m.face].box }));
+    const matches = (await index.search(probe.embedding, threshold)).map((m) => ({ file: m.photo.rel, score: m.score, box: m.photo.faces[m.face].box }));
     if (args.flags.has('json')) {
       process.stdout.write(JSON.stringify({ system: index.system, query, threshold, matches: matches.map((m) => ({ ...m, score: r4(m.score), box: m.box.map(r2) })) }) + '\n');
     } else {

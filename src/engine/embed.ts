@@ -6,7 +6,7 @@
 import { ARCFACE_112, estimateSimilarity, warpChip } from './align';
 import { MINUS_ONE_TO_ONE, type Normalisation } from './resample';
 import { floats, loadModel, tensor, type ort, type RuntimeOptions } from './runtime';
-import type { DetectedFace, Point, RgbImage } from './types';
+import type { DetectedFace, Point, RgbImage, StageTimes } from './types';
 
 export type EmbedderId = 'mobilefacenet' | 'dlib';
 
@@ -21,8 +21,8 @@ export interface Embedder {
   /** Model file and version, recorded with every embedding. */
   readonly model: string;
   readonly dim: number;
-  /** Embeddings of `faces` found in `img` (coordinates in img's pixels). */
-  embed(img: RgbImage, faces: readonly DetectedFace[]): Promise<Float32Array[]>;
+  /** Embeddings of `faces` found in `img` (coordinates in img's pixels); `times` accumulates align and embed. */
+  embed(img: RgbImage, faces: readonly DetectedFace[], times?: StageTimes): Promise<Float32Array[]>;
 }
 
 export function l2normalise(v: Float32Array): Float32Array {
@@ -61,12 +61,18 @@ class OnnxEmbedder implements Embedder {
     return out;
   }
 
-  async embed(img: RgbImage, faces: readonly DetectedFace[]): Promise<Float32Array[]> {
+  async embed(img: RgbImage, faces: readonly DetectedFace[], times?: StageTimes): Promise<Float32Array[]> {
     const result: Float32Array[] = [];
     for (let start = 0; start < faces.length; start += MAX_BATCH) {
       const batch = faces.slice(start, start + MAX_BATCH);
+      let t = performance.now();
       const input = this.chips(img, batch);
+      if (times) {
+        times.align += performance.now() - t;
+        t = performance.now();
+      }
       const res = await this.session.run({ input: tensor(input, [batch.length, this.chip.size, this.chip.size, 3]) });
+      if (times) times.embed += performance.now() - t;
       const out = floats(res[this.outputName], this.outputName);
       for (let i = 0; i < batch.length; i++) result.push(l2normalise(out.slice(i * this.dim, (i + 1) * this.dim)));
     }

@@ -9,7 +9,7 @@ import { Mtcnn } from './mtcnn';
 import { resizeNative } from './resample';
 import { padRgb, rotateRgb, shiftFace, unrotateFace } from './rotate';
 import type { RuntimeOptions } from './runtime';
-import type { BoxXYWH, DetectedFace, Face, PhotoFaces, RgbImage } from './types';
+import type { BoxXYWH, DetectedFace, Face, PhotoFaces, RgbImage, StageTimes } from './types';
 
 export const ENGINE_VERSION = '1';
 
@@ -74,8 +74,9 @@ export class FaceEngine {
   }
 
   /** Faces of a decoded photo: detection with the rotation retry, then embeddings; coordinates in the photo's pixels. */
-  async analyze(decoded: DecodedImage): Promise<PhotoFaces> {
+  async analyze(decoded: DecodedImage, times?: StageTimes): Promise<PhotoFaces> {
     const img = decoded.pixels;
+    const t0 = performance.now();
     let found = await this.detector.detect(img);
     const top = Math.max(0, ...found.map((f) => f.score));
     if (top < CONFIDENT) {
@@ -85,8 +86,9 @@ export class FaceEngine {
       const againTop = Math.max(0, ...again.map((f) => f.score));
       if (againTop > top + 0.02 && (found.length === 0 || againTop >= CONFIDENT)) found = again;
     }
+    if (times) times.detect += performance.now() - t0;
     // Alignment warps any in-plane angle, so faces found on a turned copy embed from the original pixels.
-    const embeddings = await this.embedder.embed(img, found);
+    const embeddings = await this.embedder.embed(img, found, times);
     const k = 1 / decoded.scale;
     const faces: Face[] = found.map((f, i) => ({
       box: clampBox([f.box[0] * k, f.box[1] * k, f.box[2] * k, f.box[3] * k], decoded.width, decoded.height),

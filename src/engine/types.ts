@@ -31,3 +31,16 @@ export interface PhotoFaces {
   height: number;
   faces: Face[];
 }
+
+/** Milliseconds spent per stage, accumulated over many photos (for benchmarks and logs). */
+export interface StageTimes {
+  decode: number;
+  detect: number;
+  align: number;
+  embed: number;
+  write: number;
+}
+
+export function newStageTimes(): StageTimes {
+  return { decode: 0, detect: 0, align: 0, embed: 0, write: 0 };
+}

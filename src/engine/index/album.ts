@@ -11,8 +11,9 @@ import path from 'node:path';
 import { decodeImage, ImageError, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
 import { errorInfo } from '../batch';
 import { findImages, type FindOptions } from '../files';
+import { FaceMatrix } from '../search';
 import { FaceEngine, systemId, type EngineOptions } from '../pipeline';
-import type { Face, PhotoFaces } from '../types';
+import type { Face, PhotoFaces, StageTimes } from '../types';
 import { FaceStore, packFaces, unpackFaces, type FileEntry } from './store';
 
 export interface AlbumRoot {
@@ -25,6 +26,8 @@ export interface AlbumRoot {
 export interface IndexOptions extends EngineOptions, Omit<FindOptions, 'onUnreadable'> {
   /** Photos read and decoded ahead of the one the models work on (default 3). */
   lookahead?: number;
+  /** Accumulates time per stage (decode time overlaps the models' work: it runs on the thread pool). */
+  times?: StageTimes;
 }
 
 /** A photo of the album as the index knows it. */
@@ -94,7 +97,7 @@ export function sha256(buf: Uint8Array): string {
 export class AlbumIndex {
   private readonly photos = new Map<string, Photo>();
   private engine?: Promise<FaceEngine>;
-  private matrix?: { data: Float32Array; dim: number; owners: { photo: Photo; face: number }[] };
+  private matrix?: { faces: FaceMatrix; photos: Photo[]; faceOf: Int32Array };
   readonly system: string;
 
   private constructor(
@@ -283,9 +286,11 @@ export class AlbumIndex {
       if (prepared.kind === 'compute') {
         try {
           const decoded = await prepared.decoded;
-          const result: PhotoFaces = await (await this.getEngine()).analyze(decoded);
+          const result: PhotoFaces = await (await this.getEngine()).analyze(decoded, this.opts.times);
           photo = { ...photo, width: result.width, height: result.height, faces: result.faces };
+          const t = performance.now();
           await this.store.setFaces(photo.hash!, packFaces(this.system, result.width, result.height, result.faces));
+          if (this.opts.times) this.opts.times.write += performance.now() - t;
           stats.computed++;
         } catch (e) {
           photo = { ...photo, error: errorInfo(e) };
@@ -295,7 +300,9 @@ export class AlbumIndex {
         stats.failed++;
         u.onFailed?.(photo);
       }
+      const tw = performance.now();
       await this.store.setFile(photo.key, { size: photo.size, mtimeMs: photo.mtimeMs, hash: photo.hash, error: photo.error });
+      if (this.opts.times) this.opts.times.write += performance.now() - tw;
       this.photos.set(photo.key, photo);
       this.matrix = undefined;
       u.onPhoto?.(photo);
@@ -341,8 +348,9 @@ export class AlbumIndex {
     if (cached && cached.system === this.system) {
       return { kind: 'reuse', photo: { ...photo, width: cached.width, height: cached.height, faces: unpackFaces(cached) } };
     }
+    const t = performance.now();
     const decoded = decodeImage(buf, this.decodeOptions());
-    decoded.catch(() => undefined); // awaited in order by process()
+    decoded.then(() => this.opts.times && (this.opts.times.decode += performance.now() - t), () => undefined); // awaited in order by process()
     return { kind: 'compute', photo, decoded };
   }
 
@@ -381,37 +389,33 @@ export class AlbumIndex {
 
   private buildMatrix() {
     if (this.matrix) return this.matrix;
-    const owners: { photo: Photo; face: number }[] = [];
+    const photos = [...this.photos.values()];
+    let rows = 0;
     let dim = 0;
-    for (const p of this.photos.values()) {
-      p.faces.forEach((f, i) => {
-        owners.push({ photo: p, face: i });
-        dim = f.embedding.length;
-      });
+    for (const p of photos) {
+      rows += p.faces.length;
+      if (p.faces.length) dim = p.faces[0].embedding.length;
     }
-    const data = new Float32Array(owners.length * dim);
-    owners.forEach((o, r) => data.set(o.photo.faces[o.face].embedding, r * dim));
-    this.matrix = { data, dim, owners };
+    const data = new Float32Array(rows * dim);
+    const owner = new Int32Array(rows);
+    const faceOf = new Int32Array(rows);
+    let r = 0;
+    photos.forEach((p, o) =>
+      p.faces.forEach((f, i) => {
+        data.set(f.embedding, r * dim);
+        owner[r] = o;
+        faceOf[r++] = i;
+      }),
+    );
+    this.matrix = { faces: new FaceMatrix(dim, data, owner, photos.length), photos, faceOf };
     return this.matrix;
   }
 
   /** Photos holding a face with cosine similarity >= threshold to `query`, best first (one entry per photo). */
-  search(query: Float32Array, threshold: number, limit = Infinity): Match[] {
-    const { data, dim, owners } = this.buildMatrix();
-    if (!owners.length) return [];
-    if (query.length !== dim) throw new Error(`the query has ${query.length} dimensions, the index ${dim}`);
-    const best = new Map<Photo, Match>();
-    for (let r = 0; r < owners.length; r++) {
-      const off = r * dim;
-      let s = 0;
-      for (let i = 0; i < dim; i++) s += query[i] * data[off + i];
-      if (s < threshold) continue;
-      const o = owners[r];
-      const m = best.get(o.photo);
-      if (!m || s > m.score) best.set(o.photo, { photo: o.photo, face: o.face, score: s });
-    }
-    const out = [...best.values()].sort((a, b) => b.score - a.score || (a.photo.key < b.photo.key ? -1 : 1));
-    return out.length > limit ? out.slice(0, limit) : out;
+  async search(query: Float32Array, threshold: number, limit = Infinity): Promise<Match[]> {
+    const { faces, photos, faceOf } = this.buildMatrix();
+    if (!faces.rows) return [];
+    return (await faces.search(query, threshold, limit)).map((h) => ({ photo: photos[h.owner], face: faceOf[h.row], score: h.score }));
   }
 }
 

@@ -250,19 +250,17 @@ const handlers: Handlers = {
     return { width: r.width, height: r.height, key, faces: r.faces.map((f) => ({ box: f.box, score: f.score, embedding: f.embedding })) };
   },
   async search({ embedding, floor }) {
-    const items = requireIndex()
-      .search(embedding, floor)
-      .map((m) => ({
-        key: m.photo.key,
-        root: m.photo.root,
-        rel: m.photo.rel,
-        width: m.photo.width,
-        height: m.photo.height,
-        mtimeMs: m.photo.mtimeMs,
-        score: m.score,
-        face: m.face,
-        faces: m.photo.faces.map((f) => f.box),
-      }));
+    const items = (await requireIndex().search(embedding, floor)).map((m) => ({
+      key: m.photo.key,
+      root: m.photo.root,
+      rel: m.photo.rel,
+      width: m.photo.width,
+      height: m.photo.height,
+      mtimeMs: m.photo.mtimeMs,
+      score: m.score,
+      face: m.face,
+      faces: m.photo.faces.map((f) => f.box),
+    }));
     return { items, progress: progress() };
   },
   async thumbs({ keys, size }) {
