@@ -32,6 +32,8 @@ const KEYPOINTS = 6;
 const NORM: Normalisation = { mean: 127.5, scale: 1 / 127.5 };
 /** libvips shrinks faster than the JavaScript filter and runs off the main thread; worth it for reductions beyond this. */
 const NATIVE_BELOW = 0.5;
+/** Views per inference: per image, batch 8 is barely faster than batch 1 (3.95 vs 4.16 ms), and small batches let rendering overlap inference. */
+const BATCH = 4;
 
 /**
  * MediaPipe's keypoints, in its order. Right and left are the subject's: in an unmirrored photo
@@ -89,12 +91,23 @@ export class MediaPipeFaceDetector {
   async detect(img: RgbImage, opts: MediaPipeOptions = {}): Promise<DetectedFace[]> {
     const threshold = opts.threshold ?? 0.6;
     const views = this.views(img, opts.tileAbove ?? 2 * SIZE, opts.tileFraction ?? 0.5);
-    const input = await this.render(img, views);
-    const res = await this.session.run({ input: tensor(input, [views.length, SIZE, SIZE, 3]) });
-    const reg = floats(res.regressors, 'regressors');
-    const cls = floats(res.classificators, 'classificators');
+    const copies = shrunkenCopies(img, views);
     const candidates: Candidate[] = [];
-    views.forEach((v, i) => candidates.push(...decodeView(reg, cls, i, v, threshold)));
+    // Rendering a batch (JavaScript) overlaps the inference of the batch before (on onnxruntime's
+    // thread); the runs themselves stay one at a time, so a detection keeps to one core's worth.
+    let running: Promise<void> = Promise.resolve();
+    for (let start = 0; start < views.length; start += BATCH) {
+      const part = views.slice(start, start + BATCH);
+      const input = await render(part, copies);
+      running = running.then(async () => {
+        const res = await this.session.run({ input: tensor(input, [part.length, SIZE, SIZE, 3]) });
+        const reg = floats(res.regressors, 'regressors');
+        const cls = floats(res.classificators, 'classificators');
+        part.forEach((v, i) => candidates.push(...decodeView(reg, cls, i, v, threshold)));
+      });
+      running.catch(() => undefined); // awaited below; keeps an early failure from going unhandled meanwhile
+    }
+    await running;
     const merged = dropContained(weightedNms(candidates, opts.nmsThreshold ?? 0.3), opts.containment ?? 0.5);
     return merged.map((c) => ({
       box: [c.x1, c.y1, c.x2 - c.x1, c.y2 - c.y1],
@@ -118,31 +131,46 @@ export class MediaPipeFaceDetector {
     }
     return views;
   }
+}
 
-  /** Each view resampled to 192x192 and normalised, packed [views, 192, 192, 3]. */
-  private async render(img: RgbImage, views: View[]): Promise<Float32Array> {
-    const per = SIZE * SIZE * 3;
-    const input = new Float32Array(views.length * per);
-    // Views of one size share one shrunken copy of the photo (made by libvips when the reduction is large).
-    const copies = new Map<number, Promise<{ src: RgbImage; fx: number; fy: number }>>();
-    const copyFor = (side: number) => {
-      let c = copies.get(side);
-      if (!c) {
-        const s = SIZE / side;
-        const rw = Math.max(1, Math.round(img.width * s));
-        const rh = Math.max(1, Math.round(img.height * s));
-        c = s >= NATIVE_BELOW ? Promise.resolve({ src: img, fx: 1, fy: 1 }) : resizeNative(img, rw, rh).then((src) => ({ src, fx: rw / img.width, fy: rh / img.height }));
-        copies.set(side, c);
-      }
-      return c;
-    };
-    for (let i = 0; i < views.length; i++) {
-      const v = views[i];
-      const { src, fx, fy } = await copyFor(v.side);
-      resampleRegion(src, v.x0 * fx, v.y0 * fy, v.side * fx, v.side * fy, SIZE, SIZE, input, i * per, 'hwc', NORM);
-    }
-    return input;
+interface Copy {
+  src: RgbImage;
+  /** Its size over the photo's, per axis. */
+  fx: number;
+  fy: number;
+}
+
+/**
+ * One copy of the photo per view size, shrunk near the views' final scale by libvips (started
+ * at once, on its thread pool) when the reduction is large; the JavaScript resampler then only
+ * interpolates.
+ */
+function shrunkenCopies(img: RgbImage, views: View[]): Map<number, Promise<Copy>> {
+  const copies = new Map<number, Promise<Copy>>();
+  for (const { side } of views) {
+    if (copies.has(side)) continue;
+    const s = SIZE / side;
+    const rw = Math.max(1, Math.round(img.width * s));
+    const rh = Math.max(1, Math.round(img.height * s));
+    const c = s >= NATIVE_BELOW ? Promise.resolve({ src: img, fx: 1, fy: 1 }) : resizeNative(img, rw, rh).then((src) => ({ src, fx: rw / img.width, fy: rh / img.height }));
+    c.catch(() => undefined); // awaited in render; keeps an early failure from going unhandled meanwhile
+    copies.set(side, c);
   }
+  return copies;
+}
+
+/** Each view resampled to 192x192 and normalised, packed [views, 192, 192, 3]. */
+async function render(views: View[], copies: Map<number, Promise<Copy>>): Promise<Float32Array> {
+  const per = SIZE * SIZE * 3;
+  const input = new Float32Array(views.length * per);
+  for (let i = 0; i < views.length; i++) {
+    const v = views[i];
+    const copy = copies.get(v.side);
+    if (!copy) throw new Error(`mediapipe: no copy of the photo for views of ${v.side} px`);
+    const { src, fx, fy } = await copy;
+    resampleRegion(src, v.x0 * fx, v.y0 * fy, v.side * fx, v.side * fy, SIZE, SIZE, input, i * per, 'hwc', NORM);
+  }
+  return input;
 }
 
 /** Evenly spread starts of tiles of `side` over `length`, neighbours overlapping by at least half a tile. */
