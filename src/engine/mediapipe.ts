@@ -14,8 +14,9 @@
  *    score-weighted mean; its score stays its own.
  * The full view misses small faces in large photos (a 1920 px group photo shrinks tenfold), so
  * large photos are also cut into overlapping square tiles; tile detections cut by an inner tile
- * edge are dropped (the neighbouring tile, or the full view, sees that face whole), and all
- * views are merged by the same weighted NMS.
+ * edge are dropped (the neighbouring tile, or the full view, sees that face whole), all views
+ * are merged by the same weighted NMS, and a detection lying mostly inside a stronger one (a
+ * tile's view of part of a face) is dropped.
  */
 import type { Candidate } from './boxes';
 import { resampleRegion, resizeNative, type Normalisation } from './resample';
@@ -37,7 +38,7 @@ const BATCH = 4;
 
 /**
  * MediaPipe's keypoints, in its order. Right and left are the subject's: in an unmirrored photo
- * of a person facing the camera, RIGHT_EYE is on the image's left.
+ * of a person facing the camera, rightEye is on the image's left.
  */
 export const MEDIAPIPE_KEYPOINTS = ['rightEye', 'leftEye', 'noseTip', 'mouthCentre', 'rightEarTragion', 'leftEarTragion'] as const;
 
