@@ -101,10 +101,11 @@ export async function decodeImage(input: Buffer, opts: DecodeOptions = {}): Prom
   if (width * height > maxPixels) {
     throw new ImageError('too-many-pixels', `image is ${width}x${height} pixels, above the ${Math.round(maxPixels / 1e6)} megapixel limit`);
   }
-  const reduce = Math.max(width, height) > maxSide;
+  const long = Math.max(width, height);
+  const side = workingSide(long, maxSide);
   try {
     let pipeline = sharp(input, base).rotate();
-    if (reduce) pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', kernel: 'linear' });
+    if (side < long) pipeline = pipeline.resize({ width: side, height: side, fit: 'inside', kernel: 'linear' });
     const { data, info } = await pipeline
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -117,6 +118,18 @@ export async function decodeImage(input: Buffer, opts: DecodeOptions = {}): Prom
   } catch (e) {
     throw e instanceof ImageError ? e : classify(e);
   }
+}
+
+/**
+ * Long side of the working pixels for a photo whose long side is `long`. When halving (or
+ * quartering...) lands within 15% under `maxSide`, that size is taken: libjpeg then decodes
+ * straight at 1/2, 1/4 or 1/8 scale instead of decoding everything and resampling (a 4000x3000
+ * phone photo works at 2000x1500 rather than 2048x1536, at a fraction of the decoding time).
+ */
+export function workingSide(long: number, maxSide: number): number {
+  if (long <= maxSide) return long;
+  for (let k = 2; long / k >= maxSide * 0.85; k *= 2) if (long / k <= maxSide) return Math.floor(long / k);
+  return maxSide;
 }
 
 /** Reads and decodes a file. */

@@ -29,7 +29,7 @@ export class Mtcnn {
   ) {}
 
   static async load(opts: RuntimeOptions = {}): Promise<Mtcnn> {
-    const [p, r, o] = await Promise.all(['mtcnn-pnet.onnx', 'mtcnn-rnet.onnx', 'mtcnn-onet.onnx'].map((f) => loadModel(f, opts)));
+    const [p, r, o] = await Promise.all([loadModel('mtcnn-pnet.onnx', opts, true), loadModel('mtcnn-rnet.onnx', opts), loadModel('mtcnn-onet.onnx', opts)]);
     return new Mtcnn(p, r, o);
   }
 

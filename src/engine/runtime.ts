@@ -24,7 +24,11 @@ export function findModelsDir(start = __dirname): string {
   }
 }
 
-export async function loadModel(file: string, opts: RuntimeOptions = {}): Promise<ort.InferenceSession> {
+/**
+ * `variableShapes`: the model runs on inputs of ever-changing size (P-Net's pyramid): onnxruntime's
+ * memory arena would keep the largest allocation of every shape, so it is turned off for it.
+ */
+export async function loadModel(file: string, opts: RuntimeOptions = {}, variableShapes = false): Promise<ort.InferenceSession> {
   const dir = opts.modelsDir ?? findModelsDir();
   const full = path.join(dir, file);
   if (!existsSync(full)) throw new Error(`model ${full} is missing; run "npm run build" to build it`);
@@ -33,6 +37,8 @@ export async function loadModel(file: string, opts: RuntimeOptions = {}): Promis
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    enableCpuMemArena: !variableShapes,
+    enableMemPattern: !variableShapes,
     // Spinning worker threads burn the core that decoding and the editor need, and collapse
     // when the machine is busy (measured: 4x slower with 2 spinning threads under load).
     extra: { session: { intra_op: { allow_spinning: process.env.GLIMPSE_ORT_SPIN ?? '0' } } },
