@@ -10,7 +10,8 @@ export function isInside(file: string, roots: readonly string[]): boolean {
   const abs = path.resolve(file);
   return roots.some((r) => {
     const rel = path.relative(path.resolve(r), abs);
-    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+    // "..name.jpg" is a file inside; only a first segment that is exactly ".." leaves the root.
+    return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
   });
 }
 
