@@ -60,6 +60,8 @@ export class GalleryPanel implements vscode.Disposable {
   private state: GalleryState;
   /** Where the user last saved: the next save dialog opens there. */
   private saveDir?: vscode.Uri;
+  /** Why messages from the webview were refused, latest last (at most 100; tests read it). */
+  readonly refusals: string[] = [];
 
   static createOrShow(context: vscode.ExtensionContext, service: IndexService, target: QueryTarget): GalleryPanel {
     if (GalleryPanel.current) {
@@ -107,7 +109,7 @@ export class GalleryPanel implements vscode.Disposable {
     panel.webview.html = this.html();
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
+      panel.webview.onDidReceiveMessage((m: unknown) => void this.receive(m)),
       service.onDidChangeIndex(() => this.scheduleRefresh()),
       service.onDidProgress((p) => this.post('progress', progressOf(p))),
     );
@@ -240,19 +242,31 @@ export class GalleryPanel implements vscode.Disposable {
     }, 2000);
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
+  /** A message from the webview (untrusted); resolves once it is handled or refused. */
+  async receive(raw: unknown): Promise<void> {
     const parsed = parseCommand(raw);
     if (!parsed.ok) {
-      this.service.log.warn(`Refused a message from the gallery: ${parsed.reason}`);
+      this.refuse(parsed.reason);
       return;
     }
     try {
       await this.handle(parsed.message);
     } catch (e) {
-      if (e instanceof RefusedError) this.service.log.warn(`Refused a message from the gallery: ${parsed.message.type}: ${e.message}`);
+      if (e instanceof RefusedError) this.refuse(`${parsed.message.type}: ${e.message}`);
       else this.service.log.error(`Gallery ${parsed.message.type}: ${(e as Error).message}`);
       this.notice('error', (e as Error).message);
     }
+  }
+
+  private refuse(reason: string): void {
+    this.service.log.warn(`Refused a message from the gallery: ${reason}`);
+    this.refusals.push(reason);
+    if (this.refusals.length > 100) this.refusals.shift();
+  }
+
+  /** The current results: the ids the webview may name, and their photos. */
+  results(): { id: number; file: string }[] {
+    return [...this.items].map(([id, it]) => ({ id, file: it.key }));
   }
 
   /** An id the webview sends must be one of the current results. */
@@ -314,7 +328,9 @@ export class GalleryPanel implements vscode.Disposable {
         } catch {
           throw new RefusedError('a dropped item that is not a URI');
         }
-        if (uri.scheme !== 'file' || !isAlbumImage(uri.fsPath, this.service.roots())) {
+        // A drop from the Explorer names a plain local path: no host, no "." or ".." segments.
+        const plain = uri.scheme === 'file' && uri.authority === '' && !uri.path.split('/').some((s) => s === '.' || s === '..');
+        if (!plain || !isAlbumImage(uri.fsPath, this.service.roots())) {
           throw new RefusedError(`dropped ${uri.scheme === 'file' ? uri.fsPath : uri.toString()}: only photos of the album can be dropped from the Explorer (drop from your desktop for others)`);
         }
         await this.search({ kind: 'file', file: uri.fsPath });

@@ -69,7 +69,14 @@ function showIndexingProgress(s: IndexService): void {
   ).then(() => (progressShown = false));
 }
 
-export function activate(context: vscode.ExtensionContext): { service: IndexService } {
+/** What activate() returns (the extension's `exports`): for tests and the benchmark. */
+export interface GlimpseApi {
+  service: IndexService;
+  /** The open gallery panel, if any. */
+  gallery(): GalleryPanel | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): GlimpseApi {
   const t0 = performance.now();
   const log = vscode.window.createOutputChannel('Glimpse', { log: true });
   const s = new IndexService(context, log);
@@ -141,7 +148,7 @@ export function activate(context: vscode.ExtensionContext): { service: IndexServ
   }
   s.activationMs = performance.now() - t0;
   log.info(`Activated in ${s.activationMs.toFixed(1)} ms`);
-  return { service: s };
+  return { service: s, gallery: () => GalleryPanel.current };
 }
 
 export function deactivate(): Promise<void> | undefined {

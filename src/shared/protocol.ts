@@ -153,6 +153,8 @@ const CHECKS: { [K in CommandName]: Check<Commands[K]> } = {
 /** The command a message holds, or a reason it was refused. */
 export function parseCommand(raw: unknown): { ok: true; message: CommandMessage } | { ok: false; reason: string } {
   if (!isObj(raw) || typeof raw.type !== 'string') return { ok: false, reason: 'not a message' };
+  const extra = Object.keys(raw).find((k) => k !== 'type' && k !== 'params');
+  if (extra !== undefined) return { ok: false, reason: `unexpected field ${JSON.stringify(extra).slice(0, 60)} in a message` };
   if (!Object.prototype.hasOwnProperty.call(CHECKS, raw.type)) return { ok: false, reason: `unknown command ${JSON.stringify(raw.type).slice(0, 60)}` };
   const type = raw.type as CommandName;
   if (!CHECKS[type](raw.params)) return { ok: false, reason: `malformed ${type} parameters` };
