@@ -26,6 +26,8 @@ export class Preview {
   private list: ResultItem[] = [];
   private index = 0;
   private readonly large = new Map<number, string>();
+  /** Large images the browser has loaded: shown at once, without the thumbnail first. */
+  private readonly loaded = new Set<string>();
   private readonly asked = new Set<number>();
   private loading: HTMLImageElement | undefined;
 
@@ -115,6 +117,12 @@ export class Preview {
   setLarge(id: number, src: string): void {
     this.large.set(id, src);
     if (this.isOpen && this.list[this.index]?.id === id) this.loadLarge(src);
+    else if (!this.loaded.has(src)) {
+      // A neighbour's: load it now so that ←/→ shows it sharp at once.
+      const pre = new Image();
+      pre.onload = () => this.loaded.add(src);
+      pre.src = src;
+    }
   }
 
   /** A thumbnail arrived: use it if the large image is not there yet. */
@@ -156,13 +164,17 @@ export class Preview {
     this.img.alt = `${item.name}, the matched face highlighted`;
     const large = this.large.get(item.id);
     this.loading = undefined;
-    if (large) this.img.src = large;
-    else if (item.thumb) this.img.src = item.thumb;
-    else this.img.removeAttribute('src');
-    if (large) this.img.classList.remove('low');
-    else {
+    if (large && this.loaded.has(large)) {
+      this.img.src = large;
+      this.img.classList.remove('low');
+    } else {
+      // Until an image of this photo has loaded the browser would keep showing the previous photo,
+      // under this one's boxes: show nothing rather than that.
+      this.img.removeAttribute('src');
+      if (item.thumb) this.img.src = item.thumb;
       this.img.classList.add('low');
-      this.ask(item.id);
+      if (large) this.loadLarge(large);
+      else this.ask(item.id);
     }
     // The neighbours next, so ←/→ show them sharp at once.
     for (const d of [1, -1]) {
@@ -183,6 +195,7 @@ export class Preview {
     this.loading = loader;
     const id = this.list[this.index]?.id;
     loader.onload = () => {
+      this.loaded.add(src);
       if (this.loading !== loader || this.list[this.index]?.id !== id) return;
       this.img.src = src;
       this.img.classList.remove('low');
