@@ -139,7 +139,9 @@ function exactText(text: string): RegExp {
 /**
  * Runs a command by its palette title (category included, e.g. "Stub: Open
  * Panel"). Retries while the command is not listed yet: contributed commands
- * appear some seconds after the workbench.
+ * appear some seconds after the workbench. Returns once the palette has
+ * closed or given way to the command's own quick input (a picker or VS Code's
+ * simple file dialog), which is then left open for the caller to answer.
  */
 export async function runCommand(page: Page, title: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -156,7 +158,17 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     try {
       await row.waitFor({ state: 'visible', timeout: 3000 });
       await row.click();
-      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+      // The palette closes, or a command that asks something (a picker, a file dialog) reuses
+      // the same quick input: then its text no longer starts with ">".
+      await page.waitForFunction(
+        () => {
+          const widget = document.querySelector<HTMLElement>('.quick-input-widget');
+          const box = widget?.querySelector<HTMLInputElement>('input');
+          return !widget || widget.style.display === 'none' || widget.offsetParent === null || !box?.value.startsWith('>');
+        },
+        undefined,
+        { timeout: 10_000 },
+      );
       return;
     } catch (err) {
       await page.keyboard.press('Escape');
