@@ -14,5 +14,7 @@ await esbuild.build({
   external: ['vscode', 'sharp', 'onnxruntime-node', 'sqlite3', 'onnx-proto', '@tensorflow/*', '@vladmandic/*', 'playwright-core'],
   logLevel: 'warning',
 });
+// Ctrl+C reaches the child too (same process group): wait for it to clean up instead of dying first.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
 const r = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...rest], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
