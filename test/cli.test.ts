@@ -30,7 +30,7 @@ describe('CLI (dist/cli.js)', function () {
   it('faces --json lists every image of the folder, any extension case, with boxes, landmarks and embeddings', async () => {
     const { stdout } = await run(process.execPath, [CLI, 'faces', album, '--json', '--quiet'], { maxBuffer: 64 << 20 });
     const out = JSON.parse(stdout) as FacesJson;
-    assert.match(out.system, /mtcnn.*mobilefacenet/);
+    assert.match(out.system, /mediapipe.*mobilefacenet/);
     assert.deepEqual(Object.keys(out.files).sort(), ['IMG_0001.JPG', 'Trip/Day 2/again.jpg', 'Trip/beach.Jpeg', 'Trip/broken.jpg']);
     const photo = out.files['IMG_0001.JPG'];
     assert.equal(photo.width, 1920);

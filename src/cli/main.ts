@@ -14,7 +14,7 @@ import type { EmbedderId } from '../engine/embed';
 import { findImages } from '../engine/files';
 import { AlbumIndex, type IndexStats } from '../engine/index/album';
 import { acquireLock } from '../engine/index/lock';
-import { FaceEngine, type EngineOptions } from '../engine/pipeline';
+import { FaceEngine, type DetectorId, type EngineOptions } from '../engine/pipeline';
 import { defaultThreshold } from '../engine/thresholds';
 import type { Face } from '../engine/types';
 import { scoreDump, type Dump } from '../eval/score';
@@ -27,15 +27,18 @@ const USAGE = `usage:
                                                          photos holding a face like the query's largest face (indexes first)
   glimpse eval [dataset-dir] [--dump file.json]          accuracy and speed on a labelled set (default ../shared/eval)
 The cache defaults to ~/.cache/glimpse/<album name>-<hash of its path>.
-options: --embedder mobilefacenet|dlib  --threads N  --min-face PX  --max-side PX  --max-bytes N  --no-rotations  --quiet  --progress (a line per photo)`;
+options: --embedder mobilefacenet|dlib  --detector mediapipe|mtcnn  --threads N  --min-face PX  --max-side PX  --max-bytes N  --no-rotations  --quiet  --progress (a line per photo)`;
 
-const VALUED = ['threshold', 'embedder', 'threads', 'min-face', 'max-side', 'max-bytes', 'dump', 'limit', 'cache'];
+const VALUED = ['threshold', 'embedder', 'detector', 'threads', 'min-face', 'max-side', 'max-bytes', 'dump', 'limit', 'cache'];
 
 function engineOptions(args: ParsedArgs): EngineOptions {
   const embedder = stringFlag(args, 'embedder') ?? 'mobilefacenet';
   if (embedder !== 'mobilefacenet' && embedder !== 'dlib') throw new UsageError('--embedder is mobilefacenet or dlib');
+  const detector = stringFlag(args, 'detector');
+  if (detector !== undefined && detector !== 'mtcnn' && detector !== 'mediapipe') throw new UsageError('--detector is mediapipe or mtcnn');
   return {
     embedder: embedder as EmbedderId,
+    detector: detector as DetectorId | undefined,
     threads: numberFlag(args, 'threads'),
     minFace: numberFlag(args, 'min-face'),
     maxSide: numberFlag(args, 'max-side'),

@@ -3,7 +3,7 @@
  * that carries the five detected landmarks onto a template, and the warp that samples the face
  * chip through it. All coordinates are continuous: pixel (i, j) covers [i, i+1) x [j, j+1).
  */
-import type { Normalisation } from './resample';
+import type { Layout, Normalisation } from './resample';
 import type { Point, RgbImage } from './types';
 
 /**
@@ -61,8 +61,8 @@ export function invertSimilarity(t: Similarity): Similarity {
 }
 
 /**
- * Samples a `size` x `size` chip through `toChip` (image -> chip) into `out` at `offset`, RGB
- * row-major, normalised. Bilinear, with k x k samples per chip pixel where the chip shrinks the face
+ * Samples a `size` x `size` chip through `toChip` (image -> chip) into `out` at `offset`, RGB,
+ * normalised, row-major (`hwc`) or column-major (`whc`, as MTCNN's networks take it). Bilinear, with k x k samples per chip pixel where the chip shrinks the face
  * (k = ceil(image pixels per chip pixel)), so that large faces do not alias. Outside the image is black.
  */
 export function warpChip(
@@ -72,6 +72,7 @@ export function warpChip(
   out: Float32Array,
   offset: number,
   norm: Normalisation,
+  layout: Layout = 'hwc',
 ): void {
   const inv = invertSimilarity(toChip);
   const stretch = Math.hypot(inv.ar, inv.ai);
@@ -106,7 +107,7 @@ export function warpChip(
           }
         }
       }
-      const q = offset + (v * size + u) * 3;
+      const q = offset + (layout === 'hwc' ? v * size + u : u * size + v) * 3;
       out[q] = (r * inK2 - norm.mean) * norm.scale;
       out[q + 1] = (g * inK2 - norm.mean) * norm.scale;
       out[q + 2] = (b * inK2 - norm.mean) * norm.scale;
