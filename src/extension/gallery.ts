@@ -328,12 +328,16 @@ export class GalleryPanel implements vscode.Disposable {
         } catch {
           throw new RefusedError('a dropped item that is not a URI');
         }
-        // A drop from the Explorer names a plain local path: no host, no "." or ".." segments.
-        const plain = uri.scheme === 'file' && uri.authority === '' && !uri.path.split('/').some((s) => s === '.' || s === '..');
-        if (!plain || !isAlbumImage(uri.fsPath, this.service.roots())) {
+        // The Explorer names a file with the window's URI: file:///path, or vscode-remote://<host>/path
+        // when this extension host runs on another machine (Remote-SSH, WSL, code-server), where the
+        // path is local. Either way a plain path: no host of its own, no "." or ".." segments.
+        const local = uri.scheme === 'file' ? uri.authority === '' : uri.scheme === 'vscode-remote' && vscode.env.remoteName !== undefined;
+        const plain = local && !uri.path.split('/').some((s) => s === '.' || s === '..');
+        const file = uri.scheme === 'file' ? uri.fsPath : vscode.Uri.file(uri.path).fsPath;
+        if (!plain || !isAlbumImage(file, this.service.roots())) {
           throw new RefusedError(`dropped ${uri.scheme === 'file' ? uri.fsPath : uri.toString()}: only photos of the album can be dropped from the Explorer (drop from your desktop for others)`);
         }
-        await this.search({ kind: 'file', file: uri.fsPath });
+        await this.search({ kind: 'file', file });
         return;
       }
       case 'dropFile':
