@@ -526,6 +526,26 @@ describe('Glimpse end to end in code-server', function () {
       await screenshot(page, 'vscode/palette-open-image-dark.png');
     });
 
+    it('searches for a photo Shift-dragged from the Explorer onto the gallery', async function () {
+      const photo = album.first.photos[album.first.photos.length - 1];
+      assert.ok(!photo.includes('/'), 'a photo at the top of the album');
+      const from = await explorerItem(page, photo).boundingBox();
+      const to = await page.locator('iframe.webview.ready:visible').last().boundingBox();
+      assert.ok(from && to);
+      // VS Code hands a drag to a webview only while Shift is held.
+      await page.mouse.move(from.x + 30, from.y + from.height / 2);
+      await page.mouse.down();
+      await page.keyboard.down('Shift');
+      for (let i = 1; i <= 10; i++) {
+        await page.mouse.move(from.x + 30 + ((to.x + to.width / 2 - from.x - 30) * i) / 10, from.y + from.height / 2 + ((to.y + to.height / 2 - from.y - from.height / 2) * i) / 10);
+        await sleep(50);
+      }
+      await page.mouse.up();
+      await page.keyboard.up('Shift');
+      const shown = await settledResults(frame, photo);
+      assert.equal(shown[0].name, photo, 'the dropped photo comes first');
+    });
+
     it('... and through the open dialog when no image is open', async function () {
       const started = Date.now();
       await runCommand(page, 'View: Close All Editors');

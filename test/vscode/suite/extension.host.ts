@@ -224,6 +224,8 @@ describe('Glimpse in the extension host', function () {
         [{ type: 'dropUri', params: { uri: `https://example.com/${a.first.query}` } }, /dropUri: dropped https:/],
         [{ type: 'dropUri', params: { uri: `vscode-userdata:${a.root}/${a.first.query}` } }, /dropUri: dropped vscode-userdata:/],
         [{ type: 'dropUri', params: { uri: `untitled:${a.first.query}` } }, /dropUri: dropped untitled:/],
+        [{ type: 'dropUri', params: { uri: 'vscode-remote://some-host/etc/passwd' } }, /dropUri: dropped vscode-remote:/],
+        [{ type: 'dropUri', params: { uri: `vscode-remote://some-host${a.root}/../x.jpg` } }, /dropUri: dropped vscode-remote:/],
         [{ type: 'dropUri', params: { uri: '' } }, /malformed dropUri/],
         [{ type: 'dropUri', params: { uri: `${albumUri}/${'x/'.repeat(3000)}a.jpg` } }, /malformed dropUri/],
         [{ type: 'dropFile', params: { name: 'x.jpg', bytes: 'not bytes' } }, /malformed dropFile/],
@@ -275,6 +277,11 @@ describe('Glimpse in the extension host', function () {
       await gallery.receive({ type: 'dropUri', params: { uri: vscode.Uri.file(dropped).toString() } });
       assert.equal(gallery.panel.title, `Similar Faces: ${path.basename(dropped)}`);
       await until('the results of the drop', () => gallery.results().some((r) => r.file === dropped) || undefined);
+      // code-server's extension host is a remote one: its Explorer drags vscode-remote URIs.
+      assert.notEqual(vscode.env.remoteName, undefined, 'not a remote extension host');
+      const remote = path.join(a.root, a.third.query);
+      await gallery.receive({ type: 'dropUri', params: { uri: `vscode-remote://127.0.0.1:1234${vscode.Uri.file(remote).path}` } });
+      assert.equal(gallery.panel.title, `Similar Faces: ${path.basename(remote)}`);
       assert.equal(gallery.refusals.length, refused, `refused: ${gallery.refusals.slice(refused).join('; ')}`);
     });
   });
