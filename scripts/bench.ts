@@ -5,7 +5,7 @@
  * asserted here.
  *
  *   node scripts/run-ts.mjs scripts/bench.ts [--sets eval,camera] [--sample N|--full]
- *        [--threads N] [--concurrency N] [--lookahead N] [--detector mtcnn|mediapipe] [--skip-faceapi] [--skip-search] [--skip-host]
+ *        [--threads N] [--lookahead N] [--detector mtcnn|mediapipe] [--skip-faceapi] [--skip-search] [--skip-host]
  *
  * Photo sets: (1) the labelled photos of ../shared/eval (a deterministic sample of --sample photos,
  * default 300; --full for all), (2) "camera": the group photos of ../shared/eval scaled to fit
@@ -59,11 +59,10 @@ async function childGlimpse(dir: string, set: string): Promise<RunResult> {
   const cache = mkdtempSync(path.join(tmpdir(), 'glimpse-bench-cache-'));
   const threads = Number(value('threads', '1'));
   const lookahead = Number(value('lookahead', '3'));
-  const concurrency = Number(value('concurrency', '1'));
   const detector = value('detector') as 'mtcnn' | 'mediapipe' | undefined;
   let first: number | undefined;
   try {
-    const index = await AlbumIndex.open(cache, [{ path: dir }], { times, threads, lookahead, detector, concurrency });
+    const index = await AlbumIndex.open(cache, [{ path: dir }], { times, threads, lookahead, detector });
     const t0 = performance.now();
     const stats = await index.update({ onProgress: () => (first ??= performance.now()) });
     const seconds = (performance.now() - t0) / 1000;
@@ -71,7 +70,7 @@ async function childGlimpse(dir: string, set: string): Promise<RunResult> {
     const n = stats.files;
     const per = (x: number) => r2(x / n);
     return {
-      system: `glimpse ${index.system} threads=${threads} concurrency=${concurrency} lookahead=${lookahead}`,
+      system: `glimpse ${index.system} threads=${threads} lookahead=${lookahead}`,
       set,
       photos: n,
       faces: stats.faces,

@@ -26,8 +26,6 @@ export interface AlbumRoot {
 export interface IndexOptions extends EngineOptions, Omit<FindOptions, 'onUnreadable'> {
   /** Photos read and decoded ahead of the ones the models work on (default 3). */
   lookahead?: number;
-  /** Photos analysed at once (default 1); onnxruntime runs each on its own thread. */
-  concurrency?: number;
   /** Accumulates time per stage (decode time overlaps the models' work: it runs on the thread pool). */
   times?: StageTimes;
 }
@@ -269,54 +267,47 @@ export class AlbumIndex {
   /** Validates, reuses or computes each item; commits each result as it comes. */
   private async process(items: { key: string; root: number; rel: string }[], u: UpdateOptions): Promise<IndexStats> {
     const stats: IndexStats = { files: items.length, computed: 0, reused: 0, removed: 0, failed: 0, faces: 0, seconds: 0 };
+    // Photos are read, hashed and decoded (on libuv's thread pool) up to `lookahead` ahead of the one
+    // the models work on. One photo at a time: onnxruntime-node runs inference on the calling thread
+    // (measured: timers stop during a run), so two photos at once gain nothing.
     const lookahead = Math.max(1, this.opts.lookahead ?? 3);
-    const lanes = Math.max(1, this.opts.concurrency ?? 1);
-    // Photos are read, hashed and decoded up to `lookahead` ahead of the ones the models work on.
     const prepared = new Map<number, Promise<Prepared>>();
     let started = 0;
-    let taken = 0;
-    let done = 0;
-    const fill = () => {
-      while (started < items.length && started < taken + lookahead + lanes) {
+    const fill = (taken: number) => {
+      while (started < items.length && started <= taken + lookahead) {
         prepared.set(started, this.prepare(items[started]));
         started++;
       }
     };
-    const lane = async () => {
-      for (;;) {
-        if (u.signal?.aborted || taken >= items.length) return;
-        const i = taken++;
-        fill();
-        const p = await prepared.get(i)!;
-        prepared.delete(i);
-        let photo = p.photo;
-        if (p.kind === 'compute') {
-          try {
-            const result: PhotoFaces = await (await this.getEngine()).analyze(await p.decoded, this.opts.times);
-            photo = { ...photo, width: result.width, height: result.height, faces: result.faces };
-            const t = performance.now();
-            await this.store.setFaces(photo.hash!, packFaces(this.system, result.width, result.height, result.faces));
-            if (this.opts.times) this.opts.times.write += performance.now() - t;
-            stats.computed++;
-          } catch (e) {
-            photo = { ...photo, error: errorInfo(e) };
-          }
-        } else if (p.kind === 'reuse') stats.reused++;
-        if (photo.error) {
-          stats.failed++;
-          u.onFailed?.(photo);
+    for (let i = 0; i < items.length && !u.signal?.aborted; i++) {
+      fill(i);
+      const p = await prepared.get(i)!;
+      prepared.delete(i);
+      let photo = p.photo;
+      if (p.kind === 'compute') {
+        try {
+          const result: PhotoFaces = await (await this.getEngine()).analyze(await p.decoded, this.opts.times);
+          photo = { ...photo, width: result.width, height: result.height, faces: result.faces };
+          const t = performance.now();
+          await this.store.setFaces(photo.hash!, packFaces(this.system, result.width, result.height, result.faces));
+          if (this.opts.times) this.opts.times.write += performance.now() - t;
+          stats.computed++;
+        } catch (e) {
+          photo = { ...photo, error: errorInfo(e) };
         }
-        const tw = performance.now();
-        await this.store.setFile(photo.key, { size: photo.size, mtimeMs: photo.mtimeMs, hash: photo.hash, error: photo.error });
-        if (this.opts.times) this.opts.times.write += performance.now() - tw;
-        this.photos.set(photo.key, photo);
-        this.matrix = undefined;
-        u.onPhoto?.(photo);
-        u.onProgress?.({ done: ++done, total: items.length, computed: stats.computed, reused: stats.reused, failed: stats.failed, file: photo.key });
+      } else if (p.kind === 'reuse') stats.reused++;
+      if (photo.error) {
+        stats.failed++;
+        u.onFailed?.(photo);
       }
-    };
-    fill();
-    await Promise.all(Array.from({ length: lanes }, lane));
+      const tw = performance.now();
+      await this.store.setFile(photo.key, { size: photo.size, mtimeMs: photo.mtimeMs, hash: photo.hash, error: photo.error });
+      if (this.opts.times) this.opts.times.write += performance.now() - tw;
+      this.photos.set(photo.key, photo);
+      this.matrix = undefined;
+      u.onPhoto?.(photo);
+      u.onProgress?.({ done: i + 1, total: items.length, computed: stats.computed, reused: stats.reused, failed: stats.failed, file: photo.key });
+    }
     // Stopped early: let what was started finish, so nothing is left half-read; none of it is committed.
     await Promise.allSettled(prepared.values());
     return stats;
