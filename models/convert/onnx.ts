@@ -7,7 +7,7 @@
 import { onnx } from 'onnx-proto';
 
 export type Dim = number | string;
-export type TensorData = Float32Array | Int32Array | BigInt64Array;
+export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Float64Array;
 
 export type Attr =
   | { i: number }
@@ -17,14 +17,25 @@ export type Attr =
   | { floats: readonly number[] }
   | { t: { data: TensorData; dims: readonly number[] } };
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT32 = onnx.TensorProto.DataType.INT32;
-const INT64 = onnx.TensorProto.DataType.INT64;
+/** ONNX element types (TensorProto.DataType), for Cast's `to` and the like. */
+export const DataType = onnx.TensorProto.DataType;
+const FLOAT = DataType.FLOAT;
+const INT32 = DataType.INT32;
+const INT64 = DataType.INT64;
+
+/** The ONNX element type a typed array is stored as (a Uint8Array, Buffer included, is UINT8). */
+function dataTypeOf(data: TensorData): onnx.TensorProto.DataType {
+  if (data instanceof Float32Array) return FLOAT;
+  if (data instanceof Int32Array) return INT32;
+  if (data instanceof BigInt64Array) return INT64;
+  if (data instanceof Uint8Array) return DataType.UINT8;
+  return DataType.DOUBLE;
+}
 
 function tensorProto(name: string, data: TensorData, dims: readonly number[]): onnx.ITensorProto {
   const count = dims.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new Error(`tensor ${name}: ${data.length} values for dims [${dims}]`);
-  const dataType = data instanceof Float32Array ? FLOAT : data instanceof Int32Array ? INT32 : INT64;
+  const dataType = dataTypeOf(data);
   // rawData is little-endian bytes, which is what typed arrays hold on every platform Node supports.
   const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   return { name, dims: [...dims], dataType, rawData: raw };

@@ -30,6 +30,12 @@ export interface TfjsWeight {
   shape: number[];
   dtype: TfjsDtype;
   data: Float32Array | Int32Array | Uint8Array;
+  /**
+   * For a float32 weight stored uint8-quantised: the stored values as they are in the shard,
+   * with `data[i] = Math.fround(q[i] * scale + min)` (the product and sum in double precision,
+   * as tfjs computes them). Lets a converter keep the weight quantised in its output.
+   */
+  quantized?: { dtype: 'uint8'; q: Uint8Array; scale: number; min: number };
 }
 
 function fail(msg: string): never {
@@ -85,6 +91,7 @@ function decodeOne(spec: TfjsWeightSpec, bytes: Uint8Array): TfjsWeight {
     if (spec.dtype === 'float32') {
       const data = new Float32Array(n);
       for (let i = 0; i < n; i++) data[i] = at(i) * scale + min;
+      if (q.dtype === 'uint8') return { name, shape, dtype: 'float32', data, quantized: { dtype: 'uint8', q: new Uint8Array(bytes.subarray(0, n)), scale, min } };
       return { name, shape, dtype: 'float32', data };
     }
     if (spec.dtype === 'int32') {
