@@ -12,6 +12,7 @@
  * Shape arithmetic (Shape, StridedSlice, Pack feeding a Reshape) is evaluated at conversion time
  * with the batch kept as a symbol.
  */
+import { NHWC_TO_NCHW, Transposes } from './layout';
 import { GraphBuilder, type Dim } from './onnx';
 import { decodeWeights, parseWeightsManifest, type TfjsWeight } from './tfjs-weights';
 
@@ -49,8 +50,6 @@ interface GraphModelJson {
 }
 
 const OPSET = 13;
-const NHWC_TO_NCHW = [0, 3, 1, 2];
-const NCHW_TO_NHWC = [0, 2, 3, 1];
 const NHWC_AXIS_IN_NCHW = [0, 2, 3, 1];
 /** The symbolic batch: -1 in a TF shape (dimension 0 only), 'batch' in shape arithmetic. */
 const BATCH = -1;
@@ -116,7 +115,7 @@ class Converter {
   private readonly nodes = new Map<string, TfNode>();
   private readonly values = new Map<string, Value>();
   private readonly consumers = new Map<string, number>();
-  private readonly transposed = new Map<string, Act>();
+  private readonly transposes: Transposes<Act>;
   private readonly constNames = new Map<string, string>();
   private readonly visiting = new Set<string>();
   private input?: string;
@@ -127,6 +126,7 @@ class Converter {
     private readonly opts: TfjsGraphToOnnxOptions,
   ) {
     this.g = new GraphBuilder(opts.name);
+    this.transposes = new Transposes<Act>(this.g, fail);
     const list = json.modelTopology?.node;
     if (json.format !== undefined && json.format !== 'graph-model') fail(opts.name, `format ${json.format}; only graph models are supported`);
     if (!Array.isArray(list)) fail(opts.name, 'no modelTopology.node list');
@@ -215,24 +215,11 @@ class Converter {
   }
 
   private nchw(v: Act): Act {
-    if (v.layout === 'nchw') return v;
-    if (v.shape.length !== 4) fail(v.name, `expected a 4-D activation, got [${v.shape}]`);
-    let t = this.transposed.get(v.name);
-    if (!t) {
-      t = { ...v, name: this.g.node('Transpose', [v.name], { perm: { ints: NHWC_TO_NCHW } }, `${v.name}_nchw`), layout: 'nchw' };
-      this.transposed.set(v.name, t);
-    }
-    return t;
+    return this.transposes.nchw(v);
   }
 
   private plain(v: Act): Act {
-    if (v.layout === 'plain') return v;
-    let t = this.transposed.get(v.name);
-    if (!t) {
-      t = { ...v, name: this.g.node('Transpose', [v.name], { perm: { ints: NCHW_TO_NHWC } }, `${v.name}_nhwc`), layout: 'plain' };
-      this.transposed.set(v.name, t);
-    }
-    return t;
+    return this.transposes.plain(v);
   }
 
   private constant(key: string, hint: string, data: Float32Array, dims: number[]): string {

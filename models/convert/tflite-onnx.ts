@@ -18,6 +18,7 @@
  * after a symbolic spatial size, a reshape that touches the batch, a SAME padding whose amount
  * would depend on the symbolic size in a way ONNX's SAME_UPPER does not reproduce).
  */
+import { NHWC_TO_NCHW, Transposes, type Layout } from './layout';
 import { GraphBuilder, type Dim } from './onnx';
 import { floatData, int32Data, readTflite, type Activation, type Padding, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tflite';
 
@@ -49,12 +50,9 @@ export const DEFAULT_OUTPUT_NAMES: Record<string, string> = {
 };
 
 const OPSET = 13;
-const NHWC_TO_NCHW = [0, 3, 1, 2];
-const NCHW_TO_NHWC = [0, 2, 3, 1];
 /** Position in an NCHW tensor of each NHWC axis. */
 const NHWC_AXIS_IN_NCHW = [0, 2, 3, 1];
 
-type Layout = 'nchw' | 'plain';
 
 /** An activation: its ONNX name, how its data is laid out, and its TFLite (NHWC) shape. */
 interface Val {
@@ -114,8 +112,7 @@ class Converter {
   private readonly m: TfliteModel;
   private readonly vals = new Map<number, Val>();
   private readonly constCache = new Map<string, string>();
-  /** Transposed copies already made, by source name, so a value is transposed at most once. */
-  private readonly transposed = new Map<string, Val>();
+  private readonly transposes: Transposes<Val>;
   /** How many operators read each tensor; graph outputs count as readers too. */
   private readonly readers: number[];
   private readonly producer: (TfliteOperator | undefined)[];
@@ -126,6 +123,9 @@ class Converter {
   constructor(m: TfliteModel, private readonly opts: TfliteToOnnxOptions) {
     this.m = m;
     this.g = new GraphBuilder(opts.name);
+    this.transposes = new Transposes<Val>(this.g, (_value, message) => {
+      throw new Error(`tflite-onnx: ${message}`);
+    });
     this.readers = new Array<number>(m.tensors.length).fill(0);
     this.producer = new Array<TfliteOperator | undefined>(m.tensors.length);
     for (const op of m.operators) {
@@ -211,25 +211,12 @@ class Converter {
 
   /** The value in NCHW (4-D only). */
   private nchw(v: Val): Val {
-    if (v.layout === 'nchw') return v;
-    if (v.shape.length !== 4) throw new Error(`tflite-onnx: expected a 4-D activation, got [${v.shape}]`);
-    let t = this.transposed.get(v.name);
-    if (!t) {
-      t = { ...v, name: this.g.node('Transpose', [v.name], { perm: { ints: NHWC_TO_NCHW } }, `${v.name}_nchw`), layout: 'nchw' };
-      this.transposed.set(v.name, t);
-    }
-    return t;
+    return this.transposes.nchw(v);
   }
 
   /** The value in TFLite's own layout. */
   private plain(v: Val): Val {
-    if (v.layout === 'plain') return v;
-    let t = this.transposed.get(v.name);
-    if (!t) {
-      t = { ...v, name: this.g.node('Transpose', [v.name], { perm: { ints: NCHW_TO_NHWC } }, `${v.name}_nhwc`), layout: 'plain' };
-      this.transposed.set(v.name, t);
-    }
-    return t;
+    return this.transposes.plain(v);
   }
 
   /**

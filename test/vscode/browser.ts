@@ -7,21 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type ConsoleMessage, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import { REPO_ROOT, remoteUri, startCodeServer, workbenchUrl, type StartCodeServerOptions } from './code-server';
-
-export const CHROMIUM = process.env.GLIMPSE_CHROMIUM ?? '/usr/bin/chromium';
-
-const CHROMIUM_ARGS = [
-  // Running as root in a container: chromium's sandbox cannot start.
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  // No update checks, component downloads or sync: there is no internet here.
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 
 /** Where screenshots with a relative path go (gitignored). */
 export const RESULTS_DIR = path.join(REPO_ROOT, 'test-results');

@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { Box, NotificationMessage, NotificationName, Notifications, ResultItem } from '../../src/shared/protocol';
 import { galleryHtml } from '../../src/webview/html';
 import { themeCss, THEMES, type ThemeName } from './themes';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 
 /** The repository root: out/test/webview when compiled by tsc, out/run when bundled by scripts/run-ts.mjs. */
 export const REPO = ((): string => {
@@ -23,21 +24,10 @@ export const REPO = ((): string => {
   }
   return path.resolve(__dirname, '../../..');
 })();
-export const CHROMIUM = process.env.GLIMPSE_CHROMIUM ?? '/usr/bin/chromium';
 export const DEMO = path.join(REPO, 'node_modules', '@vladmandic', 'face-api', 'demo');
 export const RESULTS_DIR = path.join(REPO, 'test-results', 'webview');
 const FACES_JSON = path.join(REPO, 'test', 'webview', 'fixtures', 'demo-faces.json');
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 
 /** Why the browser tests cannot run here, or undefined when they can. */
 export function missingPrerequisite(): string | undefined {
