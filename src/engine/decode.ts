@@ -72,6 +72,7 @@ export async function readImageFile(file: string, maxBytes = DEFAULT_MAX_BYTES):
 
 function classify(e: unknown): ImageError {
   const msg = e instanceof Error ? e.message : String(e);
+  if (/heif|hevc/i.test(msg)) return new ImageError('not-an-image', `this build of sharp cannot decode HEIC/HEIF photos (HEVC) (${msg.trim()})`);
   if (/exceeds pixel limit/i.test(msg)) return new ImageError('too-many-pixels', `image declares more pixels than the limit: ${msg}`);
   if (/unsupported image format|bad seek|not a known file format/i.test(msg)) return new ImageError('not-an-image', 'not an image sharp can read');
   if (/premature end|truncated|unexpected end|not enough data|read error/i.test(msg)) return new ImageError('truncated', `image data is truncated (${msg.trim()})`);
