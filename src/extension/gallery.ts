@@ -299,8 +299,11 @@ export class GalleryPanel implements vscode.Disposable {
       case 'thumbs': {
         const wanted = m.params.ids.filter((i) => this.items.has(i));
         const made = await this.service.request('thumbs', { keys: wanted.map((i) => this.items.get(i)!.key), size: THUMB_SIZE });
-        const items = made.filter((t) => t.file).map((t) => ({ id: this.idOf.get(t.key)!, thumb: this.uri(t.file!) }));
-        if (items.length) this.post('thumbs', { items });
+        this.postThumbs(made);
+        // Photos with the same content share one thumbnail file: two of them in one batch race to
+        // write it and the second fails. Asked again, they find the file made.
+        const missing = made.filter((t) => !t.file).map((t) => t.key);
+        if (missing.length) this.postThumbs(await this.service.request('thumbs', { keys: missing, size: THUMB_SIZE }));
         return;
       }
       case 'preview': {
@@ -344,6 +347,15 @@ export class GalleryPanel implements vscode.Disposable {
         await this.search({ kind: 'bytes', name: m.params.name, bytes: m.params.bytes });
         return;
     }
+  }
+
+  private postThumbs(made: { key: string; file?: string }[]): void {
+    const items: { id: number; thumb: string }[] = [];
+    for (const t of made) {
+      const id = this.idOf.get(t.key);
+      if (t.file && id !== undefined) items.push({ id, thumb: this.uri(t.file) });
+    }
+    if (items.length) this.post('thumbs', { items });
   }
 
   private defaultSaveDir(): vscode.Uri {
