@@ -300,10 +300,6 @@ export class GalleryPanel implements vscode.Disposable {
         const wanted = m.params.ids.filter((i) => this.items.has(i));
         const made = await this.service.request('thumbs', { keys: wanted.map((i) => this.items.get(i)!.key), size: THUMB_SIZE });
         this.postThumbs(made);
-        // Photos with the same content share one thumbnail file: two of them in one batch race to
-        // write it and the second fails. Asked again, they find the file made.
-        const missing = made.filter((t) => !t.file).map((t) => t.key);
-        if (missing.length) this.postThumbs(await this.service.request('thumbs', { keys: missing, size: THUMB_SIZE }));
         return;
       }
       case 'preview': {

@@ -284,7 +284,12 @@ export class AlbumIndex {
       const p = await prepared.get(i)!;
       prepared.delete(i);
       let photo = p.photo;
-      if (p.kind === 'compute') {
+      // A photo with the same bytes read ahead of this one may have been computed since it was prepared.
+      const meanwhile = p.kind === 'compute' ? await this.store.getFaces(photo.hash!) : undefined;
+      if (meanwhile && meanwhile.system === this.system) {
+        photo = { ...photo, width: meanwhile.width, height: meanwhile.height, faces: unpackFaces(meanwhile) };
+        stats.reused++;
+      } else if (p.kind === 'compute') {
         try {
           const result: PhotoFaces = await (await this.getEngine()).analyze(await p.decoded, this.opts.times);
           photo = { ...photo, width: result.width, height: result.height, faces: result.faces };

@@ -145,18 +145,37 @@ function albumPhoto(key: string) {
   return photo;
 }
 
-async function jpegRendition(input: string | Buffer, out: string, size: number): Promise<string> {
-  if (existsSync(out)) return out;
-  mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  await sharp(input, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'truncated', pages: 1 })
-    .rotate()
-    .resize(size, size, { fit: 'inside', withoutEnlargement: true })
-    .flatten({ background: '#ffffff' })
-    .jpeg({ quality: 82 })
-    .toFile(tmp);
-  renameSync(tmp, out);
-  return out;
+const renditionsInFlight = new Map<string, Promise<string>>();
+let tmpCounter = 0;
+
+/**
+ * A JPEG rendition of `input` at `out`, made once: photos with the same bytes share one file, so
+ * two requests for it may come together; the second waits for the first instead of writing the
+ * same file (each write goes through its own temporary name, then is renamed into place).
+ */
+function jpegRendition(input: string | Buffer, out: string, size: number): Promise<string> {
+  if (existsSync(out)) return Promise.resolve(out);
+  let pending = renditionsInFlight.get(out);
+  if (!pending) {
+    pending = (async () => {
+      mkdirSync(path.dirname(out), { recursive: true });
+      const tmp = `${out}.${process.pid}-${++tmpCounter}.tmp`;
+      try {
+        await sharp(input, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'truncated', pages: 1 })
+          .rotate()
+          .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+          .flatten({ background: '#ffffff' })
+          .jpeg({ quality: 82 })
+          .toFile(tmp);
+        renameSync(tmp, out);
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+      return out;
+    })().finally(() => renditionsInFlight.delete(out));
+    renditionsInFlight.set(out, pending);
+  }
+  return pending;
 }
 
 /** Runs `fn` over `items` with at most `n` at a time. */
