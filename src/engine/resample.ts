@@ -138,15 +138,6 @@ export function resampleRegion(
   }
 }
 
-/** Resizes an 8-bit RGB image with the same filter (used for detector pyramids and tiles). */
-export function resizeRgb(src: RgbImage, dw: number, dh: number): RgbImage {
-  const f = new Float32Array(dw * dh * 3);
-  resampleRegion(src, 0, 0, src.width, src.height, dw, dh, f, 0, 'hwc', { mean: 0, scale: 1 });
-  const data = new Uint8Array(f.length);
-  for (let i = 0; i < f.length; i++) data[i] = f[i] + 0.5; // Uint8Array clamps and truncates
-  return { data, width: dw, height: dh };
-}
-
 /**
  * Resizes with libvips on libuv's thread pool: much faster than JavaScript for large reductions
  * (it shrinks by box filter, then reduces with the kernel), and it runs beside the networks.

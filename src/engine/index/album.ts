@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeImage, ImageError, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
+import { decodeImage, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
 import { errorInfo } from '../batch';
 import { findImages, type FindOptions } from '../files';
 import { FaceMatrix } from '../search';
@@ -426,4 +426,3 @@ export class AlbumIndex {
   }
 }
 
-export { ImageError };
