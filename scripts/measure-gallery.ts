@@ -36,6 +36,7 @@ import type { Frame, FrameLocator, Page } from 'playwright-core';
 import { makeTestAlbum } from '../test/vscode/albums';
 import { explorerContextMenu, explorerItem, launchBrowser, runCommand, screenshot, waitForWorkbench, webviewFrame, type BrowserSession } from '../test/vscode/browser';
 import { ensureCodeServer, startCodeServer, type RunningCodeServer } from '../test/vscode/code-server';
+import type { DiagnosticsReport } from '../src/extension/indexService';
 
 // Bundled into out/run/ by run-ts.mjs: the repository is two levels up. The code-server helpers
 // find their cache from their own location (wrong in this bundle) unless told.
@@ -373,14 +374,6 @@ interface ProbeEvent {
   n?: number;
 }
 
-interface Diagnostics {
-  maxEventLoopBlockMs: number;
-  p99EventLoopBlockMs: number;
-  activationMs: number;
-  workerPid?: number;
-  restarts: number;
-  progress: { state: string; done: number; total: number; computed: number; reused: number; failed: number; photos: number; faces: number };
-}
 
 class Probe {
   private n = 0;
@@ -967,7 +960,7 @@ function summary(runs: RunFigures[]) {
   };
 }
 
-type Diag = { diagnostics: Diagnostics; thumbsDir: string; extensionHostPid: number };
+type Diag = { diagnostics: DiagnosticsReport; thumbsDir: string; extensionHostPid: number };
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -13,6 +13,9 @@ import { readSettings, type Settings } from './settings';
 
 const IMAGE_GLOB = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
 
+/** What the command `glimpse._diagnostics` returns (tests and measurement scripts read it). */
+export type DiagnosticsReport = Diagnostics & { progress: ServiceProgress };
+
 export interface Diagnostics {
   /** Longest event-loop delay of the extension host while the last indexing ran, ms. */
   maxEventLoopBlockMs: number;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { isImagePath } from '../engine/image-types';
 import { GalleryPanel, VIEW_TYPE, type QueryTarget } from './gallery';
-import { IndexService } from './indexService';
+import { IndexService, type DiagnosticsReport } from './indexService';
 import { readSettings } from './settings';
 
 let service: IndexService | undefined;
@@ -123,7 +123,7 @@ export function activate(context: vscode.ExtensionContext): GlimpseApi {
       if (pick) await vscode.commands.executeCommand(pick.id);
     }),
     // For tests and the benchmark: the measured figures of this window.
-    vscode.commands.registerCommand('glimpse._diagnostics', () => ({ ...s.diagnostics(), progress: s.last })),
+    vscode.commands.registerCommand('glimpse._diagnostics', (): DiagnosticsReport => ({ ...s.diagnostics(), progress: s.last })),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
         GalleryPanel.revive(panel, context, s);

@@ -12,17 +12,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { GlimpseApi } from '../../../src/extension/main';
 import type { TestAlbum } from '../albums';
+import type { DiagnosticsReport } from '../../../src/extension/indexService';
 
 const EXTENSION_ID = 'glimpse-dev.glimpse';
 
-interface Diagnostics {
-  maxEventLoopBlockMs: number;
-  p99EventLoopBlockMs: number;
-  activationMs: number;
-  workerPid?: number;
-  restarts: number;
-  progress: { state: string; done: number; total: number; photos: number; faces: number; failed: number };
-}
 
 function album(): TestAlbum {
   const raw = process.env.GLIMPSE_TEST_ALBUM;
@@ -107,14 +100,14 @@ describe('Glimpse in the extension host', function () {
   });
 
   it('answers glimpse._diagnostics, and indexes the album in the background without blocking the host', async () => {
-    const first = await vscode.commands.executeCommand<Diagnostics>('glimpse._diagnostics');
+    const first = await vscode.commands.executeCommand<DiagnosticsReport>('glimpse._diagnostics');
     assert.equal(typeof first.activationMs, 'number');
     assert.ok(first.activationMs > 0 && first.activationMs < 5000, `activation took ${first.activationMs} ms`);
     // indexOnStartup: the service indexes the album on its own.
     const done = await until(
       'the index of the album',
       async () => {
-        const d = await vscode.commands.executeCommand<Diagnostics>('glimpse._diagnostics');
+        const d = await vscode.commands.executeCommand<DiagnosticsReport>('glimpse._diagnostics');
         return d.progress.state === 'idle' && d.progress.photos === photos.length ? d : undefined;
       },
       180_000,
