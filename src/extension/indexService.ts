@@ -29,6 +29,7 @@ export class IndexService implements vscode.Disposable {
   private client?: IndexServiceClient;
   private ready?: Promise<void>;
   private disposables: vscode.Disposable[] = [];
+  private watchers: vscode.Disposable[] = [];
   private readonly statusItem: vscode.StatusBarItem;
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly progressed = new vscode.EventEmitter<ServiceProgress>();
@@ -57,7 +58,7 @@ export class IndexService implements vscode.Disposable {
 
   /** Album roots: every workspace folder on disk. */
   roots(): string[] {
-    return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    return albumFolders().map((f) => f.uri.fsPath);
   }
 
   private storageDir(): string {
@@ -83,7 +84,7 @@ export class IndexService implements vscode.Disposable {
     const cfg = this.settings;
     this.ready = client
       .request('init', {
-        roots: (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => ({ path: f.uri.fsPath, name: f.name })),
+        roots: albumFolders().map((f) => ({ path: f.uri.fsPath, name: f.name })),
         cacheDir: path.join(this.storageDir(), `index-${cfg.model}`),
         thumbsDir: this.thumbsDir(),
         index: { embedder: cfg.model, maxBytes: cfg.maxFileSizeMB * 1024 * 1024, exclude: cfg.exclude, include: cfg.include },
@@ -107,18 +108,17 @@ export class IndexService implements vscode.Disposable {
     return this.client!.request(type, params);
   }
 
+  /** File watchers for the current workspace folders (made again on each start: folders may have changed). */
   private watch(): void {
-    if (this.disposables.some((d) => d instanceof WatcherMarker)) return;
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      if (folder.uri.scheme !== 'file') continue;
+    for (const w of this.watchers) w.dispose();
+    this.watchers = albumFolders().map((folder) => {
       const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, IMAGE_GLOB));
       const touch = (uri: vscode.Uri) => this.queuePath(uri.fsPath);
       w.onDidCreate(touch);
       w.onDidChange(touch);
       w.onDidDelete(touch);
-      this.disposables.push(w);
-    }
-    this.disposables.push(new WatcherMarker());
+      return w;
+    });
   }
 
   /** Changed paths are batched for a second, so a copied folder of photos is one update. */
@@ -268,12 +268,13 @@ export class IndexService implements vscode.Disposable {
     clearTimeout(this.pathsTimer);
     this.loopDelay?.disable();
     void this.stop();
-    for (const d of this.disposables) d.dispose();
+    for (const d of [...this.disposables, ...this.watchers]) d.dispose();
     this.disposables = [];
+    this.watchers = [];
   }
 }
 
-/** Marks that the file watchers exist (they live as long as the service object). */
-class WatcherMarker implements vscode.Disposable {
-  dispose(): void {}
+/** The album: the workspace folders on disk (virtual file systems are not supported). */
+function albumFolders(): vscode.WorkspaceFolder[] {
+  return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
 }
