@@ -13,6 +13,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { processAlive } from '../../src/engine/index/lock';
 
 export const CODE_SERVER_VERSION = '4.100.3';
 
@@ -84,15 +85,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Two test processes may start at once on a cold cache; the second waits for
  * the first instead of running npm into the same folder. A lock left by a
@@ -112,7 +104,7 @@ async function withInstallLock<T>(installDir: string, fn: () => Promise<T>): Pro
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(fs.readFileSync(ownerFile, { encoding: 'utf8', flag: 'a+' }) || NaN);
-      if (Number.isFinite(owner) && !pidAlive(owner)) {
+      if (Number.isFinite(owner) && !processAlive(owner)) {
         fs.rmSync(lockDir, { recursive: true, force: true });
         continue;
       }

@@ -12,7 +12,8 @@ export interface Lock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs on this machine (EPERM: it does, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -52,7 +53,7 @@ export function tryLock(dir: string): Lock | undefined {
       } catch {
         /* half-written or garbage: treat as stale */
       }
-      const stale = !owner.pid || (owner.host === hostname() && !alive(owner.pid));
+      const stale = !owner.pid || (owner.host === hostname() && !processAlive(owner.pid));
       if (!stale) return undefined;
       rmSync(file, { force: true });
     }
