@@ -29,6 +29,11 @@ export interface DecodeOptions {
   maxSide?: number;
 }
 
+/** Just the decoding options out of a larger options object (engine or index options extend DecodeOptions). */
+export function decodeOptionsOf({ maxBytes, maxPixels, maxSide }: DecodeOptions): DecodeOptions {
+  return { maxBytes, maxPixels, maxSide };
+}
+
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_PIXELS = 120_000_000;
 export const DEFAULT_MAX_SIDE = 2048;
@@ -79,6 +84,24 @@ function classify(e: unknown): ImageError {
   return new ImageError('corrupt', `image cannot be decoded (${msg.trim()})`);
 }
 
+/**
+ * Runs a sharp operation; its failure becomes an ImageError. libvips keeps one error buffer for
+ * all its threads: when several photos decode at once, a failing one can come back as "Unknown
+ * error" (seen about once in 12 runs), so it is run once more to get the real reason.
+ */
+async function withReason<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    if (!/unknown error/i.test(e instanceof Error ? e.message : String(e))) throw classify(e);
+    try {
+      return await op();
+    } catch (again) {
+      throw classify(again);
+    }
+  }
+}
+
 /** Decodes an image buffer into working RGB pixels; see DecodeOptions. */
 export async function decodeImage(input: Buffer, opts: DecodeOptions = {}): Promise<DecodedImage> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -88,12 +111,7 @@ export async function decodeImage(input: Buffer, opts: DecodeOptions = {}): Prom
   if (input.length > maxBytes) throw new ImageError('too-large', `file is ${sizeText(input.length)}, above the ${sizeText(maxBytes)} limit`);
   // 'truncated' rejects cut-off files, yet keeps camera JPEGs with harmless warnings (extraneous bytes).
   const base = { limitInputPixels: maxPixels, failOn: 'truncated' as const, pages: 1, page: 0 };
-  let meta: Metadata;
-  try {
-    meta = await sharp(input, base).metadata();
-  } catch (e) {
-    throw classify(e);
-  }
+  const meta: Metadata = await withReason(() => sharp(input, base).metadata());
   if (!meta.width || !meta.height) throw new ImageError('corrupt', 'image has no size');
   // Orientations 5-8 swap width and height.
   const swap = (meta.orientation ?? 1) >= 5;
@@ -104,21 +122,15 @@ export async function decodeImage(input: Buffer, opts: DecodeOptions = {}): Prom
   }
   const long = Math.max(width, height);
   const side = workingSide(long, maxSide);
-  try {
+  const decode = () => {
     let pipeline = sharp(input, base).rotate();
     if (side < long) pipeline = pipeline.resize({ width: side, height: side, fit: 'inside', kernel: 'linear' });
-    const { data, info } = await pipeline
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new ImageError('corrupt', `decoded to ${info.channels} channels`);
-    const pixels: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-    return { width, height, pixels, scale: info.width / width, format: meta.format ?? 'unknown' };
-  } catch (e) {
-    throw e instanceof ImageError ? e : classify(e);
-  }
+    return pipeline.flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  };
+  const { data, info } = await withReason(decode);
+  if (info.channels !== 3) throw new ImageError('corrupt', `decoded to ${info.channels} channels`);
+  const pixels: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  return { width, height, pixels, scale: info.width / width, format: meta.format ?? 'unknown' };
 }
 
 /**

@@ -3,7 +3,7 @@
  * (insightface's shape). Tests, benchmarks, the CLI and the extension's indexing worker all
  * run this same code.
  */
-import { decodeFile, decodeImage, type DecodedImage, type DecodeOptions } from './decode';
+import { decodeFile, decodeImage, decodeOptionsOf, type DecodedImage, type DecodeOptions } from './decode';
 import { EMBEDDER_MODELS, loadEmbedder, type Embedder, type EmbedderId } from './embed';
 import { MediaPipeFaceDetector } from './mediapipe';
 import { Mtcnn, ONet, type TurnedSquare } from './mtcnn';
@@ -161,8 +161,7 @@ export class FaceEngine {
   }
 
   get decodeOptions(): DecodeOptions {
-    const { maxBytes, maxPixels, maxSide } = this.opts;
-    return { maxBytes, maxPixels, maxSide };
+    return decodeOptionsOf(this.opts);
   }
 
   /**

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeImage, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
+import { decodeImage, decodeOptionsOf, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
 import { errorInfo } from '../batch';
 import { findImages, type FindOptions } from '../files';
 import { FaceMatrix } from '../search';
@@ -145,18 +145,24 @@ export class AlbumIndex {
   private async load(): Promise<void> {
     for await (const [key, entry] of this.store.entries<FileEntry>('f')) {
       const where = this.locate(key);
-      if (!where) continue;
-      const photo: Photo = { key, ...where, size: entry.size, mtimeMs: entry.mtimeMs, hash: entry.hash, width: 0, height: 0, faces: [], error: entry.error };
-      if (entry.hash && !entry.error) {
-        const faces = await this.store.getFaces(entry.hash);
-        if (!faces || faces.system !== this.system) continue;
-        photo.width = faces.width;
-        photo.height = faces.height;
-        photo.faces = unpackFaces(faces);
-      }
-      this.photos.set(key, photo);
+      const photo = where && (await this.photoFrom({ key, ...where }, entry));
+      if (photo) this.photos.set(key, photo);
     }
     this.matrix = undefined;
+  }
+
+  /** The faces the cache holds for a content, when this system made them. */
+  private async knownFaces(hash: string): Promise<Pick<Photo, 'width' | 'height' | 'faces'> | undefined> {
+    const e = await this.store.getFaces(hash);
+    return e && e.system === this.system ? { width: e.width, height: e.height, faces: unpackFaces(e) } : undefined;
+  }
+
+  /** A photo as its cache records say it was: a failure, or faces this system made (else undefined: to compute). */
+  private async photoFrom(item: { key: string; root: number; rel: string }, e: FileEntry): Promise<Photo | undefined> {
+    const photo: Photo = { ...item, size: e.size, mtimeMs: e.mtimeMs, hash: e.hash, width: 0, height: 0, faces: [], error: e.error };
+    if (e.error) return photo;
+    const known = e.hash ? await this.knownFaces(e.hash) : undefined;
+    return known && { ...photo, ...known };
   }
 
   /** Photos known now (complete or not). */
@@ -285,9 +291,9 @@ export class AlbumIndex {
       prepared.delete(i);
       let photo = p.photo;
       // A photo with the same bytes read ahead of this one may have been computed since it was prepared.
-      const meanwhile = p.kind === 'compute' ? await this.store.getFaces(photo.hash!) : undefined;
-      if (meanwhile && meanwhile.system === this.system) {
-        photo = { ...photo, width: meanwhile.width, height: meanwhile.height, faces: unpackFaces(meanwhile) };
+      const meanwhile = p.kind === 'compute' ? await this.knownFaces(photo.hash!) : undefined;
+      if (meanwhile) {
+        photo = { ...photo, ...meanwhile };
         stats.reused++;
       } else if (p.kind === 'compute') {
         try {
@@ -351,30 +357,20 @@ export class AlbumIndex {
       return { kind: 'failed', photo: { ...photo, error: { kind: 'changed', message: 'the file kept changing while it was read; it will be indexed when it settles' } } };
     }
     photo.hash = sha256(buf);
-    const cached = await this.store.getFaces(photo.hash);
-    if (cached && cached.system === this.system) {
-      return { kind: 'reuse', photo: { ...photo, width: cached.width, height: cached.height, faces: unpackFaces(cached) } };
+    const cached = await this.knownFaces(photo.hash);
+    if (cached) {
+      return { kind: 'reuse', photo: { ...photo, ...cached } };
     }
     const t = performance.now();
-    const decoded = decodeImage(buf, this.decodeOptions());
+    const decoded = decodeImage(buf, decodeOptionsOf(this.opts));
     decoded.then(() => this.opts.times && (this.opts.times.decode += performance.now() - t), () => undefined); // awaited in order by process()
     return { kind: 'compute', photo, decoded };
-  }
-
-  private decodeOptions() {
-    const { maxBytes, maxPixels, maxSide } = this.opts;
-    return { maxBytes, maxPixels, maxSide };
   }
 
   /** What the store knows of a path not loaded (outside the roots at load time). */
   private async cachedPhoto(item: { key: string; root: number; rel: string }): Promise<Photo | undefined> {
     const e = await this.store.getFile(item.key);
-    if (!e) return undefined;
-    const photo: Photo = { key: item.key, root: item.root, rel: item.rel, size: e.size, mtimeMs: e.mtimeMs, hash: e.hash, width: 0, height: 0, faces: [], error: e.error };
-    if (e.error) return photo;
-    const faces = e.hash ? await this.store.getFaces(e.hash) : undefined;
-    if (!faces || faces.system !== this.system) return undefined;
-    return { ...photo, width: faces.width, height: faces.height, faces: unpackFaces(faces) };
+    return e && this.photoFrom(item, e);
   }
 
   /**
@@ -388,10 +384,9 @@ export class AlbumIndex {
         const st = await stat(known.key).catch(() => undefined);
         if (st && st.size === known.size && st.mtimeMs === known.mtimeMs) return { width: known.width, height: known.height, faces: known.faces };
       }
-      const buf = await readImageFile(input, this.opts.maxBytes);
-      return (await this.getEngine()).analyze(await decodeImage(buf, this.decodeOptions()));
     }
-    return (await this.getEngine()).analyze(await decodeImage(input, this.decodeOptions()));
+    const buf = typeof input === 'string' ? await readImageFile(input, this.opts.maxBytes) : input;
+    return (await this.getEngine()).analyze(await decodeImage(buf, decodeOptionsOf(this.opts)));
   }
 
   private buildMatrix() {
