@@ -1,0 +1,163 @@
+/**
+ * The full scan of an album: every file the album filter accepts, symbolic links followed
+ * wherever they point. fast-glob's followSymbolicLinks was measured to follow a link loop until
+ * the system gives up (a folder holding a link to its parent lists its photo 41 times; two such
+ * links never finish), so the scan is a small walker of its own: it keeps the real path of every
+ * folder on the way down and does not enter a folder already on it, and lists each distinct file
+ * once, by the first of its paths in album order (compareAlbumPlaces).
+ */
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { relativeInside, type AlbumFilter, type AlbumPlace } from './album-filter';
+
+/** A photo path of the album, with the real path of the file it names. */
+export interface AlbumEntry extends AlbumPlace {
+  /** Absolute path under its root (symbolic links not resolved): the photo's key. */
+  key: string;
+  /** The file's real path (every link resolved): two entries with one real path are one photo. */
+  real: string;
+}
+
+/** A symbolic link the scan followed to a place outside every root (file watchers of the roots do not see changes there). */
+export interface LinkedPlace {
+  /** The link's path under its root. */
+  path: string;
+  /** Where it leads (real path). */
+  target: string;
+  folder: boolean;
+}
+
+export interface AlbumListing {
+  /** The album's photos in album order, one per distinct file. */
+  photos: AlbumEntry[];
+  /** Further accepted paths to files already listed (a second link to one file), in album order. */
+  aliases: AlbumEntry[];
+  links: LinkedPlace[];
+}
+
+/** Told about each path left out because it cannot be read: an unreadable folder, a dangling or unreadable link. */
+export type SkipReport = (path: string, message: string) => void;
+
+/** Real paths of the folders from the root down to one folder: a folder already on it is not entered again. */
+interface Chain {
+  real: string;
+  up?: Chain;
+}
+
+function onChain(chain: Chain | undefined, real: string): boolean {
+  for (let c = chain; c; c = c.up) if (c.real === real) return true;
+  return false;
+}
+
+const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/** Why a link cannot be followed, in a few words. */
+async function brokenLink(abs: string, e: unknown): Promise<string> {
+  if (code(e) === 'ENOENT' || code(e) === 'ENOTDIR') {
+    const to = await readlink(abs).catch(() => '?');
+    return `a symbolic link to ${to}, which does not exist; left out`;
+  }
+  return `cannot follow this symbolic link (${code(e)}); left out`;
+}
+
+export async function walkAlbum(filter: AlbumFilter, report?: SkipReport): Promise<AlbumListing> {
+  const realRoots = await Promise.all(filter.roots.map((r) => realpath(r).catch(() => undefined)));
+  const outsideRoots = (real: string) => !realRoots.some((r) => r !== undefined && (r === real || relativeInside(r, real) !== undefined));
+  const links: LinkedPlace[] = [];
+
+  async function walk(root: number, dir: string, rel: string, chain: Chain): Promise<AlbumEntry[]> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      report?.(dir, `cannot read this folder (${code(e)}); its photos are left out`);
+      return [];
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const parts = await Promise.all(
+      entries.map(async (d): Promise<AlbumEntry[]> => {
+        const abs = path.join(dir, d.name);
+        const childRel = rel ? `${rel}/${d.name}` : d.name;
+        let folder = d.isDirectory();
+        let real = path.join(chain.real, d.name);
+        if (d.isSymbolicLink()) {
+          // Worth a look (and a word when broken) only where a folder or a photo of this name would be taken.
+          if (filter.skipsFolder(root, childRel)) return [];
+          try {
+            const st = await stat(abs);
+            real = await realpath(abs);
+            folder = st.isDirectory();
+            if (!folder && !st.isFile()) return [];
+          } catch (e) {
+            if (filter.acceptsIn(root, childRel) || !path.extname(d.name)) report?.(abs, await brokenLink(abs, e));
+            return [];
+          }
+          if (outsideRoots(real) && (folder || filter.acceptsIn(root, childRel))) links.push({ path: abs, target: real, folder });
+        } else if (!folder && !d.isFile()) return [];
+        if (folder) {
+          if (filter.skipsFolder(root, childRel) || onChain(chain, real)) return [];
+          return walk(root, abs, childRel, { real, up: chain });
+        }
+        return filter.acceptsIn(root, childRel) ? [{ key: abs, root, rel: childRel, real }] : [];
+      }),
+    );
+    return parts.flat();
+  }
+
+  const found: AlbumEntry[] = [];
+  for (let i = 0; i < filter.roots.length; i++) {
+    if (filter.rootInsideEarlier(i)) continue;
+    const realRoot = realRoots[i];
+    if (realRoot === undefined) {
+      // A missing root reads as an unreadable folder: say so the same way.
+      await readdir(filter.roots[i]).catch((e) => report?.(filter.roots[i], `cannot read this folder (${code(e)}); its photos are left out`));
+      continue;
+    }
+    found.push(...(await walk(i, filter.roots[i], '', { real: realRoot })));
+  }
+  const photos: AlbumEntry[] = [];
+  const aliases: AlbumEntry[] = [];
+  const seen = new Set<string>();
+  for (const e of found) {
+    if (seen.has(e.real)) aliases.push(e);
+    else {
+      seen.add(e.real);
+      photos.push(e);
+    }
+  }
+  return { photos, aliases, links };
+}
+
+/**
+ * The real path of the file at album path `abs` (place `where`) when the scan would reach it: it
+ * exists, is a file, and no folder on its way is entered twice (a path through a link loop is not
+ * one the scan lists). Undefined otherwise; a dangling link is reported.
+ */
+export async function realPathOf(filter: AlbumFilter, where: AlbumPlace, report?: SkipReport): Promise<string | undefined> {
+  const root = filter.roots[where.root];
+  const abs = path.join(root, where.rel);
+  let real: string;
+  try {
+    if (!(await stat(abs)).isFile()) return undefined;
+    real = await realpath(abs);
+  } catch (e) {
+    const link = await lstat(abs).then((s) => s.isSymbolicLink(), () => false);
+    if (link) report?.(abs, await brokenLink(abs, e));
+    return undefined;
+  }
+  const realRoot = await realpath(root).catch(() => undefined);
+  if (realRoot === undefined) return undefined;
+  // No link on the way (the usual case): no loop either.
+  if (real === path.join(realRoot, where.rel)) return real;
+  const seen = new Set([realRoot]);
+  const segments = where.rel.split('/');
+  let dir = root;
+  for (const s of segments.slice(0, -1)) {
+    dir = path.join(dir, s);
+    const r = await realpath(dir).catch(() => undefined);
+    if (r === undefined || seen.has(r)) return undefined;
+    seen.add(r);
+  }
+  return real;
+}
