@@ -130,8 +130,11 @@ export function activate(context: vscode.ExtensionContext): GlimpseApi {
       },
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('glimpse.model') || e.affectsConfiguration('glimpse.maxFileSizeMB') || e.affectsConfiguration('glimpse.include') || e.affectsConfiguration('glimpse.exclude')) {
+      if (e.affectsConfiguration('glimpse.model') || e.affectsConfiguration('glimpse.maxFileSizeMB')) {
         if (s.running) void s.restart();
+      } else if (['glimpse.include', 'glimpse.exclude', 'files.exclude', 'search.exclude'].some((k) => e.affectsConfiguration(k))) {
+        // The album filter changes in place: photos leave or join without a restart or a recompute.
+        s.applyFilter().catch((err: Error) => log.warn(`filter: ${err.message}`));
       }
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => {
