@@ -137,27 +137,29 @@ export async function walkAlbum(filter: AlbumFilter, report?: SkipReport): Promi
 export async function realPathOf(filter: AlbumFilter, where: AlbumPlace, report?: SkipReport): Promise<string | undefined> {
   const root = filter.roots[where.root];
   const abs = path.join(root, where.rel);
-  let real: string;
+  const realRoot = await realpath(root).catch(() => undefined);
+  if (realRoot === undefined) return undefined;
+  // The folders first: a path through a loop is not the scan's, whatever it leads to.
+  const folders = where.rel.split('/').slice(0, -1);
+  const realDir = await realpath(path.dirname(abs)).catch(() => undefined);
+  if (realDir === undefined) return undefined;
+  // No link on the way (the usual case): no loop either.
+  if (realDir !== path.join(realRoot, ...folders)) {
+    const seen = new Set([realRoot]);
+    let dir = root;
+    for (const s of folders) {
+      dir = path.join(dir, s);
+      const r = await realpath(dir).catch(() => undefined);
+      if (r === undefined || seen.has(r)) return undefined;
+      seen.add(r);
+    }
+  }
   try {
     if (!(await stat(abs)).isFile()) return undefined;
-    real = await realpath(abs);
+    return await realpath(abs);
   } catch (e) {
-    const link = await lstat(abs).then((s) => s.isSymbolicLink(), () => false);
+    const link = await lstat(abs).then((st) => st.isSymbolicLink(), () => false);
     if (link) report?.(abs, await brokenLink(abs, e));
     return undefined;
   }
-  const realRoot = await realpath(root).catch(() => undefined);
-  if (realRoot === undefined) return undefined;
-  // No link on the way (the usual case): no loop either.
-  if (real === path.join(realRoot, where.rel)) return real;
-  const seen = new Set([realRoot]);
-  const segments = where.rel.split('/');
-  let dir = root;
-  for (const s of segments.slice(0, -1)) {
-    dir = path.join(dir, s);
-    const r = await realpath(dir).catch(() => undefined);
-    if (r === undefined || seen.has(r)) return undefined;
-    seen.add(r);
-  }
-  return real;
 }
