@@ -117,21 +117,40 @@ export class AlbumFilter {
     return place && this.acceptsIn(place.root, place.rel) ? place : undefined;
   }
 
-  /** The whole rule for a path `rel` below root `root` (the scan asks it for each file it meets). */
+  /** The whole rule for a path `rel` below root `root`: each folder on the way, then the file itself. */
   acceptsIn(root: number, rel: string): boolean {
     const segments = rel.split('/');
-    const name = segments[segments.length - 1];
-    if (!this.extensions.has(path.extname(name).slice(1).toLowerCase())) return false;
-    if (!this.options.includeHidden && name.startsWith('.')) return false;
     let folder = '';
-    let included = !this.include.rel && !this.include.abs;
+    let included = false;
     for (let i = 0; i < segments.length - 1; i++) {
       folder = folder ? `${folder}/${segments[i]}` : segments[i];
       if (this.skipsFolder(root, folder)) return false;
-      included ||= this.matches(this.include, root, folder);
+      included ||= this.includesFolder(root, folder);
     }
+    return this.acceptsFile(root, rel, included);
+  }
+
+  /**
+   * The file's own part of the rule, for a file whose folders passed skipsFolder(); `included`
+   * when one of them matched an include glob (includesFolder). The scan asks this for each file,
+   * having checked the folders on its way down.
+   */
+  acceptsFile(root: number, rel: string, included: boolean): boolean {
+    const name = rel.slice(rel.lastIndexOf('/') + 1);
+    if (!this.extensions.has(path.extname(name).slice(1).toLowerCase())) return false;
+    if (!this.options.includeHidden && name.startsWith('.')) return false;
     if (this.matches(this.exclude, root, rel)) return false;
-    return included || this.matches(this.include, root, rel);
+    return included || !this.hasInclude || this.matches(this.include, root, rel);
+  }
+
+  /** True when the folder `rel` matches an include glob (every photo below it is included). */
+  includesFolder(root: number, rel: string): boolean {
+    return !this.hasInclude || this.matches(this.include, root, rel);
+  }
+
+  /** True when include globs are set (else every photo is included). */
+  get hasInclude(): boolean {
+    return !!(this.include.rel || this.include.abs);
   }
 
   /**

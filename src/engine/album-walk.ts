@@ -66,7 +66,8 @@ export async function walkAlbum(filter: AlbumFilter, report?: SkipReport): Promi
   const outsideRoots = (real: string) => !realRoots.some((r) => r !== undefined && (r === real || relativeInside(r, real) !== undefined));
   const links: LinkedPlace[] = [];
 
-  async function walk(root: number, dir: string, rel: string, chain: Chain): Promise<AlbumEntry[]> {
+  /** The photos below `dir` (whose folders passed the filter; `included` when one matched an include glob), in album order. */
+  async function walk(root: number, dir: string, rel: string, chain: Chain, included: boolean): Promise<AlbumEntry[]> {
     let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -75,34 +76,51 @@ export async function walkAlbum(filter: AlbumFilter, report?: SkipReport): Promi
       return [];
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const parts = await Promise.all(
-      entries.map(async (d): Promise<AlbumEntry[]> => {
-        const abs = path.join(dir, d.name);
-        const childRel = rel ? `${rel}/${d.name}` : d.name;
-        let folder = d.isDirectory();
-        let real = path.join(chain.real, d.name);
-        if (d.isSymbolicLink()) {
-          // Worth a look (and a word when broken) only where a folder or a photo of this name would be taken.
-          if (filter.skipsFolder(root, childRel)) return [];
-          try {
-            const st = await stat(abs);
-            real = await realpath(abs);
-            folder = st.isDirectory();
-            if (!folder && !st.isFile()) return [];
-          } catch (e) {
-            if (filter.acceptsIn(root, childRel) || !path.extname(d.name)) report?.(abs, await brokenLink(abs, e));
-            return [];
-          }
-          if (outsideRoots(real) && (folder || filter.acceptsIn(root, childRel))) links.push({ path: abs, target: real, folder });
-        } else if (!folder && !d.isFile()) return [];
-        if (folder) {
-          if (filter.skipsFolder(root, childRel) || onChain(chain, real)) return [];
-          return walk(root, abs, childRel, { real, up: chain });
-        }
-        return filter.acceptsIn(root, childRel) ? [{ key: abs, root, rel: childRel, real }] : [];
-      }),
-    );
-    return parts.flat();
+    const sep = dir.endsWith(path.sep) ? '' : path.sep;
+    const realSep = chain.real.endsWith(path.sep) ? '' : path.sep;
+    // Plain files are decided at once; folders and links wait on the file system, all at the same time.
+    const parts: (AlbumEntry | Promise<AlbumEntry[]>)[] = [];
+    for (const d of entries) {
+      const childRel = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isFile()) {
+        if (filter.acceptsFile(root, childRel, included)) parts.push({ key: dir + sep + d.name, root, rel: childRel, real: chain.real + realSep + d.name });
+      } else if (d.isDirectory()) {
+        parts.push(folder(root, dir + sep + d.name, childRel, chain.real + realSep + d.name, chain, included));
+      } else if (d.isSymbolicLink()) {
+        parts.push(linked(root, dir + sep + d.name, childRel, chain, included));
+      }
+    }
+    const out: AlbumEntry[] = [];
+    for (const p of parts) {
+      if (p instanceof Promise) out.push(...(await p));
+      else out.push(p);
+    }
+    return out;
+  }
+
+  function folder(root: number, abs: string, rel: string, real: string, chain: Chain, included: boolean): Promise<AlbumEntry[]> {
+    if (filter.skipsFolder(root, rel) || onChain(chain, real)) return Promise.resolve([]);
+    return walk(root, abs, rel, { real, up: chain }, included || filter.includesFolder(root, rel));
+  }
+
+  async function linked(root: number, abs: string, rel: string, chain: Chain, included: boolean): Promise<AlbumEntry[]> {
+    // Worth a look (and a word when broken) only where a folder or a photo of this name would be taken.
+    if (filter.skipsFolder(root, rel)) return [];
+    let real: string;
+    let isFolder: boolean;
+    try {
+      const st = await stat(abs);
+      real = await realpath(abs);
+      isFolder = st.isDirectory();
+      if (!isFolder && !st.isFile()) return [];
+    } catch (e) {
+      if (filter.acceptsFile(root, rel, included) || !path.extname(abs)) report?.(abs, await brokenLink(abs, e));
+      return [];
+    }
+    const photo = !isFolder && filter.acceptsFile(root, rel, included);
+    if (outsideRoots(real) && (isFolder || photo)) links.push({ path: abs, target: real, folder: isFolder });
+    if (isFolder) return folder(root, abs, rel, real, chain, included);
+    return photo ? [{ key: abs, root, rel, real }] : [];
   }
 
   const found: AlbumEntry[] = [];
@@ -114,7 +132,7 @@ export async function walkAlbum(filter: AlbumFilter, report?: SkipReport): Promi
       await readdir(filter.roots[i]).catch((e) => report?.(filter.roots[i], `cannot read this folder (${code(e)}); its photos are left out`));
       continue;
     }
-    found.push(...(await walk(i, filter.roots[i], '', { real: realRoot })));
+    found.push(...(await walk(i, filter.roots[i], '', { real: realRoot }, !filter.hasInclude)));
   }
   const photos: AlbumEntry[] = [];
   const aliases: AlbumEntry[] = [];
