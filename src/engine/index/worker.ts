@@ -241,6 +241,7 @@ const handlers: Handlers = {
     // A scan under way lists by the old filter: stop it; pump() starts the new one.
     current?.abort();
     if (idx.setFilter(options).length) reportChanged();
+    for (const p of idx.filter.problems) send({ event: 'note', message: `A glob of the filter settings is left out: ${p}` });
     reportProgress();
     pendingFull = true;
     void pump();
