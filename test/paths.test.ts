@@ -1,6 +1,8 @@
 /** The path checks the extension applies to whatever the gallery webview or a drop names (src/extension/paths.ts). */
 import * as assert from 'node:assert/strict';
 import path from 'node:path';
+import { AlbumFilter } from '../src/engine/album-filter';
+import { IMAGE_EXTENSIONS } from '../src/engine/image-types';
 import { isAlbumImage, isInside, uniqueName } from '../src/extension/paths';
 
 describe('extension paths', () => {
@@ -60,24 +62,26 @@ describe('extension paths', () => {
   });
 
   describe('isAlbumImage', () => {
+    // The extension's filter before the index service named its formats: every image extension.
+    const filter = new AlbumFilter(roots, {}, IMAGE_EXTENSIONS);
     it('is an image extension (any case) inside the album', () => {
       for (const name of ['a.jpg', 'a.JPG', 'a.jpeg', 'a.Jpe', 'a.png', 'a.webp', 'a.gif', 'a.tif', 'a.TIFF', 'a.avif', 'a.heic', 'a.HEIF']) {
-        assert.ok(isAlbumImage(path.join(album, 'x', name), roots), name);
+        assert.ok(isAlbumImage(path.join(album, 'x', name), filter), name);
       }
     });
 
     it('refuses other files inside the album', () => {
       for (const name of ['notes.txt', 'a.jpg.exe', 'jpg', '.jpg.bak', 'a.svg', 'a', '.jpg']) {
-        assert.ok(!isAlbumImage(path.join(album, name), roots), name);
+        assert.ok(!isAlbumImage(path.join(album, name), filter), name);
       }
     });
 
     it('refuses images outside the album, however the path is written', () => {
-      assert.ok(!isAlbumImage('/etc/x.jpg', roots));
-      assert.ok(!isAlbumImage(`${album}/../etc/x.jpg`, roots));
-      assert.ok(!isAlbumImage(`${album}/a/../../x.jpg`, roots));
-      assert.ok(!isAlbumImage('/photos/album2/x.jpg', roots));
-      assert.ok(!isAlbumImage(`${album}.jpg`, roots), 'a file next to the album named like it');
+      assert.ok(!isAlbumImage('/etc/x.jpg', filter));
+      assert.ok(!isAlbumImage(`${album}/../etc/x.jpg`, filter));
+      assert.ok(!isAlbumImage(`${album}/a/../../x.jpg`, filter));
+      assert.ok(!isAlbumImage('/photos/album2/x.jpg', filter));
+      assert.ok(!isAlbumImage(`${album}.jpg`, filter), 'a file next to the album named like it');
     });
   });
 

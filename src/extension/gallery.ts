@@ -80,7 +80,7 @@ export class GalleryPanel implements vscode.Disposable {
     const g = new GalleryPanel(panel, context, service);
     const s = context.workspaceState.get<PersistedState>('glimpse.lastSearch') ?? {};
     // Only a photo of the album is searched again on its own; anything else waits for the user.
-    if (typeof s.file === 'string' && isAlbumImage(s.file, service.roots()) && existsSync(s.file)) {
+    if (typeof s.file === 'string' && isAlbumImage(s.file, service.filter()) && existsSync(s.file)) {
       void g.search({ kind: 'file', file: s.file }, typeof s.face === 'number' ? s.face : undefined);
     }
     return g;
@@ -189,7 +189,7 @@ export class GalleryPanel implements vscode.Disposable {
 
   private async rendition(target: QueryTarget): Promise<string> {
     if (target.kind === 'file') {
-      const inAlbum = isAlbumImage(target.file, this.service.roots());
+      const inAlbum = isAlbumImage(target.file, this.service.filter());
       if (inAlbum) {
         const [t] = await this.service.request('thumbs', { keys: [target.file], size: PREVIEW_SIZE });
         if (t?.file) return this.uri(t.file);
@@ -273,7 +273,7 @@ export class GalleryPanel implements vscode.Disposable {
   private item(id: number): SearchItem {
     const it = this.items.get(id);
     if (!it) throw new RefusedError(`unknown result id ${id}`);
-    if (!isAlbumImage(it.key, this.service.roots())) throw new RefusedError(`result ${id} is not in the album`);
+    if (!isAlbumImage(it.key, this.service.filter())) throw new RefusedError(`result ${id} is not in the album`);
     return it;
   }
 
@@ -333,7 +333,7 @@ export class GalleryPanel implements vscode.Disposable {
         const local = uri.scheme === 'file' ? uri.authority === '' : uri.scheme === 'vscode-remote' && vscode.env.remoteName !== undefined;
         const plain = local && !uri.path.split('/').some((s) => s === '.' || s === '..');
         const file = uri.scheme === 'file' ? uri.fsPath : vscode.Uri.file(uri.path).fsPath;
-        if (!plain || !isAlbumImage(file, this.service.roots())) {
+        if (!plain || !isAlbumImage(file, this.service.filter())) {
           throw new RefusedError(`dropped ${uri.scheme === 'file' ? uri.fsPath : uri.toString()}: only photos of the album can be dropped from the Explorer (drop from your desktop for others)`);
         }
         await this.search({ kind: 'file', file });

@@ -6,12 +6,17 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { IMAGE_EXTENSIONS } from '../engine/image-types';
+import { AlbumFilter } from '../engine/album-filter';
+import type { LinkedPlace } from '../engine/album-walk';
+import { anyCaseGlob, IMAGE_EXTENSIONS } from '../engine/image-types';
 import { IndexServiceClient } from '../engine/index/client';
 import type { RequestName, ServiceEvent, ServiceProgress, ServiceRequests } from '../engine/index/service-protocol';
 import { readSettings, type Settings } from './settings';
 
-const IMAGE_GLOB = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
+/** Every photo extension in any case; the index service's filter then takes what its sharp decodes. */
+const IMAGE_GLOB = anyCaseGlob(IMAGE_EXTENSIONS);
+/** Watchers on the places symbolic links lead to, at most (each is a native watch of its own). */
+const MAX_LINK_WATCHERS = 64;
 
 /** What the command `glimpse._diagnostics` returns (tests and measurement scripts read it). */
 export type DiagnosticsReport = Diagnostics & { progress: ServiceProgress };
@@ -30,6 +35,10 @@ export class IndexService implements vscode.Disposable {
   private ready?: Promise<void>;
   private disposables: vscode.Disposable[] = [];
   private watchers: vscode.Disposable[] = [];
+  private linkWatchers: vscode.Disposable[] = [];
+  /** The formats the index service's sharp decodes, once it said; until then every image extension. */
+  private extensions: readonly string[] = IMAGE_EXTENSIONS;
+  private albumFilter?: AlbumFilter;
   private readonly statusItem: vscode.StatusBarItem;
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly progressed = new vscode.EventEmitter<ServiceProgress>();
@@ -61,6 +70,19 @@ export class IndexService implements vscode.Disposable {
     return albumFolders().map((f) => f.uri.fsPath);
   }
 
+  /** The album filter of the index service (same roots, settings and formats): the gallery's path checks ask it. */
+  filter(): AlbumFilter {
+    this.albumFilter ??= new AlbumFilter(this.roots(), { include: this.settings.include, exclude: this.settings.exclude }, this.extensions);
+    return this.albumFilter;
+  }
+
+  /** Settings of the filter changed (glimpse.include/exclude, files.exclude, search.exclude): the index follows without a restart. */
+  async applyFilter(): Promise<void> {
+    this.settings = readSettings();
+    this.albumFilter = undefined;
+    if (this.ready) await this.request('setFilter', { include: this.settings.include, exclude: this.settings.exclude });
+  }
+
   private storageDir(): string {
     return (this.context.storageUri ?? this.context.globalStorageUri).fsPath;
   }
@@ -74,6 +96,7 @@ export class IndexService implements vscode.Disposable {
   start(autoStart: boolean): Promise<void> {
     if (this.ready) return this.ready;
     this.settings = readSettings();
+    this.albumFilter = undefined;
     const client = new IndexServiceClient({
       workerPath: path.join(this.context.extensionPath, 'dist', 'index-worker.js'),
       onEvent: (e) => this.onEvent(e),
@@ -90,7 +113,11 @@ export class IndexService implements vscode.Disposable {
         index: { embedder: cfg.model, maxBytes: cfg.maxFileSizeMB * 1024 * 1024, exclude: cfg.exclude, include: cfg.include },
         autoStart,
       })
-      .then((p) => this.onProgress(p));
+      .then(({ extensions, ...p }) => {
+        this.extensions = extensions;
+        this.albumFilter = undefined;
+        this.onProgress(p);
+      });
     this.ready.catch((e: Error) => this.log.error(`The index service did not start: ${e.message}`));
     this.watch();
     this.updateStatus();
@@ -121,6 +148,44 @@ export class IndexService implements vscode.Disposable {
     });
   }
 
+  /**
+   * VS Code's file watcher does not follow symbolic links inside a watched folder (it reports
+   * nothing for changes made through or behind them), so the places the scan's links lead to
+   * outside the roots are watched on their own, and each event is named by the link's path.
+   */
+  private watchLinks(links: LinkedPlace[]): void {
+    for (const w of this.linkWatchers) w.dispose();
+    this.linkWatchers = [];
+    const folders = new Map<string, string[]>();
+    const files = new Map<string, Map<string, string[]>>();
+    for (const l of links) {
+      if (l.folder) folders.set(l.target, [...(folders.get(l.target) ?? []), l.path]);
+      else {
+        const dir = files.get(path.dirname(l.target)) ?? new Map<string, string[]>();
+        dir.set(l.target, [...(dir.get(l.target) ?? []), l.path]);
+        files.set(path.dirname(l.target), dir);
+      }
+    }
+    const watch = (base: string, glob: string, names: (fsPath: string) => string[]) => {
+      if (this.linkWatchers.length >= MAX_LINK_WATCHERS) return false;
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(base), glob));
+      const touch = (uri: vscode.Uri) => names(uri.fsPath).forEach((p) => this.queuePath(p));
+      w.onDidCreate(touch);
+      w.onDidChange(touch);
+      w.onDidDelete(touch);
+      this.linkWatchers.push(w);
+      return true;
+    };
+    let unwatched = 0;
+    for (const [target, paths] of folders) {
+      if (!watch(target, IMAGE_GLOB, (f) => paths.map((p) => path.join(p, path.relative(target, f))))) unwatched++;
+    }
+    for (const [dir, targets] of files) {
+      if (!watch(dir, '*', (f) => targets.get(f) ?? [])) unwatched += targets.size;
+    }
+    if (unwatched) this.log.info(`${unwatched} symbolic links lead out of the album to more places than Glimpse watches (${MAX_LINK_WATCHERS}); changes there are picked up at the next scan.`);
+  }
+
   /** Changed paths are batched for a second, so a copied folder of photos is one update. */
   private queuePath(p: string): void {
     this.pendingPaths.add(p);
@@ -146,7 +211,10 @@ export class IndexService implements vscode.Disposable {
         break;
       }
       case 'unreadable':
-        this.log.warn(`${e.folder}: cannot read this folder (${e.message}); its photos are left out`);
+        this.log.warn(`${e.path}: ${e.message}`);
+        break;
+      case 'links':
+        this.watchLinks(e.links);
         break;
       case 'note':
         this.log.info(e.message);
@@ -268,9 +336,10 @@ export class IndexService implements vscode.Disposable {
     clearTimeout(this.pathsTimer);
     this.loopDelay?.disable();
     void this.stop();
-    for (const d of [...this.disposables, ...this.watchers]) d.dispose();
+    for (const d of [...this.disposables, ...this.watchers, ...this.linkWatchers]) d.dispose();
     this.disposables = [];
     this.watchers = [];
+    this.linkWatchers = [];
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { isImagePath } from '../engine/image-types';
+import { IMAGE_EXTENSIONS, isImagePath } from '../engine/image-types';
 import { GalleryPanel, VIEW_TYPE, type QueryTarget } from './gallery';
 import { IndexService, type DiagnosticsReport } from './indexService';
 import { readSettings } from './settings';
@@ -31,7 +31,7 @@ async function resolveTarget(arg: unknown): Promise<QueryTarget | undefined> {
     openLabel: 'Find Similar Faces',
     title: 'Glimpse: choose a photo of the person to look for',
     defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-    filters: { Images: ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif'] },
+    filters: { Images: IMAGE_EXTENSIONS },
   });
   return picked?.[0] ? { kind: 'file', file: picked[0].fsPath } : undefined;
 }
@@ -130,8 +130,11 @@ export function activate(context: vscode.ExtensionContext): GlimpseApi {
       },
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('glimpse.model') || e.affectsConfiguration('glimpse.maxFileSizeMB') || e.affectsConfiguration('glimpse.include') || e.affectsConfiguration('glimpse.exclude')) {
+      if (e.affectsConfiguration('glimpse.model') || e.affectsConfiguration('glimpse.maxFileSizeMB')) {
         if (s.running) void s.restart();
+      } else if (['glimpse.include', 'glimpse.exclude', 'files.exclude', 'search.exclude'].some((k) => e.affectsConfiguration(k))) {
+        // The album filter changes in place: photos leave or join without a restart or a recompute.
+        s.applyFilter().catch((err: Error) => log.warn(`filter: ${err.message}`));
       }
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => {

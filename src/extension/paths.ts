@@ -3,21 +3,17 @@
  * functions (no vscode import) so that tests cover them directly.
  */
 import path from 'node:path';
-import { isImagePath } from '../engine/image-types';
+import type { AlbumFilter } from '../engine/album-filter';
 
-/** True when `file` is inside one of `roots` (after resolving `..`), never a root itself. */
-export function isInside(file: string, roots: readonly string[]): boolean {
-  const abs = path.resolve(file);
-  return roots.some((r) => {
-    const rel = path.relative(path.resolve(r), abs);
-    // "..name.jpg" is a file inside; only a first segment that is exactly ".." leaves the root.
-    return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
-  });
-}
+/** The album's one "inside a root" rule, shared with the index (engine/album-filter.ts). */
+export { isInside } from '../engine/album-filter';
 
-/** A photo the gallery may read: an image file inside the album. */
-export function isAlbumImage(file: string, roots: readonly string[]): boolean {
-  return isImagePath(file) && isInside(file, roots);
+/**
+ * A photo the gallery may read: one the album filter takes (the index's own rule, so a photo
+ * reached through a symlinked folder is one, and an excluded, hidden or undecodable file is not).
+ */
+export function isAlbumImage(file: string, filter: AlbumFilter): boolean {
+  return filter.accepts(file) !== undefined;
 }
 
 /** `name` with " (2)", " (3)"... before its extension until `exists` says it is free. */

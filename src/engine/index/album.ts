@@ -6,11 +6,14 @@
  * so an interrupted run resumes where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeImage, decodeOptionsOf, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
 import { errorInfo } from '../batch';
-import { findImages, type FindOptions } from '../files';
+import type { AlbumFilter, FilterOptions } from '../album-filter';
+import { compareAlbumPlaces } from '../album-filter';
+import { realPathOf, walkAlbum, type LinkedPlace } from '../album-walk';
+import { albumFilter } from '../files';
 import { FaceMatrix } from '../search';
 import { FaceEngine, systemId, type EngineOptions } from '../pipeline';
 import type { Face, PhotoFaces, StageTimes } from '../types';
@@ -23,7 +26,7 @@ export interface AlbumRoot {
   name?: string;
 }
 
-export interface IndexOptions extends EngineOptions, Omit<FindOptions, 'onUnreadable'> {
+export interface IndexOptions extends EngineOptions, FilterOptions {
   /** Photos read and decoded ahead of the ones the models work on (default 3). */
   lookahead?: number;
   /** Accumulates time per stage (decode time overlaps the models' work: it runs on the thread pool). */
@@ -70,8 +73,8 @@ export interface UpdateOptions {
   onProgress?: (p: IndexProgress) => void;
   /** A photo that could not be indexed, with the reason. */
   onFailed?: (photo: Photo) => void;
-  /** A folder that could not be read. */
-  onUnreadable?: (folder: string, message: string) => void;
+  /** A folder or a symbolic link that could not be read (its photos are left out). */
+  onUnreadable?: (path: string, message: string) => void;
   /** A photo whose faces changed (computed, reused under a new path, or removed). */
   onPhoto?: (photo: Photo | { key: string; removed: true }) => void;
 }
@@ -88,8 +91,6 @@ type Prepared =
   | { kind: 'compute'; photo: Photo; decoded: Promise<DecodedImage> }
   | { kind: 'failed'; photo: Photo };
 
-const toPosix = (p: string) => p.split(path.sep).join('/');
-
 export function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
 }
@@ -98,6 +99,11 @@ export class AlbumIndex {
   private readonly photos = new Map<string, Photo>();
   private engine?: Promise<FaceEngine>;
   private matrix?: { faces: FaceMatrix; photos: Photo[]; faceOf: Int32Array };
+  private currentFilter?: AlbumFilter;
+  private filterOptions?: FilterOptions;
+  /** Real path of each accepted path seen (photos, and further paths to the same files): one file, one photo. */
+  private reals = new Map<string, string>();
+  private linked: LinkedPlace[] = [];
   readonly system: string;
 
   private constructor(
@@ -126,14 +132,42 @@ export class AlbumIndex {
     return this.engine;
   }
 
-  /** Root index and relative path of an absolute path inside the album, or undefined. */
+  /**
+   * Root index and relative path of a photo of the album by the album filter's rules (roots,
+   * include, exclude, hidden folders, formats), or undefined. Cached paths the filter now leaves
+   * out are not loaded: their records stay, so a photo let in again is not computed again.
+   */
   locate(file: string): { root: number; rel: string } | undefined {
-    const abs = path.resolve(file);
-    for (let i = 0; i < this.roots.length; i++) {
-      const rel = path.relative(this.roots[i].path, abs);
-      if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return { root: i, rel: toPosix(rel) };
-    }
-    return undefined;
+    return this.filter.accepts(file);
+  }
+
+  /** The album filter for the current roots and options. */
+  get filter(): AlbumFilter {
+    this.currentFilter ??= albumFilter(
+      this.roots.map((r) => r.path),
+      this.filterOptions ?? this.opts,
+    );
+    return this.currentFilter;
+  }
+
+  /**
+   * Replaces the filter's options (settings changed): photos it now leaves out leave the index at
+   * once (their cache records are kept); those it lets in join with the next update().
+   * Returns the keys that left.
+   */
+  setFilter(options: FilterOptions): string[] {
+    this.filterOptions = { include: options.include, exclude: options.exclude, includeHidden: options.includeHidden };
+    this.currentFilter = undefined;
+    const left = [...this.photos.keys()].filter((k) => !this.filter.accepts(k));
+    for (const k of left) this.photos.delete(k);
+    for (const k of [...this.reals.keys()]) if (!this.filter.accepts(k)) this.reals.delete(k);
+    if (left.length) this.matrix = undefined;
+    return left;
+  }
+
+  /** Symbolic links the last scan followed to places outside every root (the roots' file watchers do not see changes there). */
+  get links(): LinkedPlace[] {
+    return this.linked;
   }
 
   /** Reads the cache again (another process may have written to it). */
@@ -184,22 +218,12 @@ export class AlbumIndex {
     return n;
   }
 
-  /** Every image under the roots, as absolute paths with their root. */
-  async list(onUnreadable?: (folder: string, message: string) => void): Promise<{ key: string; root: number; rel: string }[]> {
-    const out: { key: string; root: number; rel: string }[] = [];
-    for (let i = 0; i < this.roots.length; i++) {
-      const files = await findImages(this.roots[i].path, {
-        exclude: this.opts.exclude,
-        includeHidden: this.opts.includeHidden,
-        onUnreadable: onUnreadable && ((dir, e) => onUnreadable(dir, `${e.code ?? 'error'}: ${e.message}`)),
-      });
-      // A folder inside another root (nested workspace folders) is indexed once, under the first root.
-      for (const rel of files) {
-        const key = path.join(this.roots[i].path, rel);
-        if (this.locate(key)?.root === i) out.push({ key, root: i, rel });
-      }
-    }
-    return out;
+  /** Every photo of the album (the album filter's scan), as absolute paths with their root, in album order. */
+  async list(onUnreadable?: (path: string, message: string) => void): Promise<{ key: string; root: number; rel: string }[]> {
+    const found = await walkAlbum(this.filter, onUnreadable);
+    this.reals = new Map([...found.photos, ...found.aliases].map((e) => [e.key, e.real]));
+    this.linked = found.links;
+    return found.photos.map(({ key, root, rel }) => ({ key, root, rel }));
   }
 
   /** Brings the index up to date with the album: the full scan. */
@@ -230,20 +254,50 @@ export class AlbumIndex {
     return stats;
   }
 
-  /** Re-examines the given paths (from a file watcher): added, changed or deleted photos. */
+  /**
+   * Re-examines the given paths (from a file watcher): added, changed or deleted photos, by the
+   * same rules as the scan: the album filter, symbolic links followed, one photo per file named by
+   * its first path in album order.
+   */
   async updatePaths(files: string[], u: UpdateOptions = {}): Promise<IndexStats> {
     const t0 = performance.now();
-    const items: { key: string; root: number; rel: string }[] = [];
     const stats: IndexStats = { files: 0, computed: 0, reused: 0, removed: 0, failed: 0, faces: 0, seconds: 0 };
+    const filter = this.filter;
+    await this.knowRealPaths();
+    // Files whose naming path is decided again, and photos that went with their path.
+    const touched = new Set<string>();
+    const gone = new Map<string, string | undefined>();
     for (const f of new Set(files.map((x) => path.resolve(x)))) {
-      const where = this.locate(f);
-      if (!where) continue;
-      const exists = await stat(f).then((s) => s.isFile(), () => false);
-      if (exists) items.push({ key: f, ...where });
-      else if (this.photos.has(f)) {
-        await this.forget(f, u);
-        stats.removed++;
+      const where = filter.accepts(f);
+      const real = where && (await realPathOf(filter, where, u.onUnreadable));
+      const before = this.reals.get(f);
+      if (before !== undefined) touched.add(before);
+      if (real !== undefined) {
+        this.reals.set(f, real);
+        touched.add(real);
+      } else {
+        this.reals.delete(f);
+        if (this.photos.has(f)) gone.set(f, before);
       }
+    }
+    const pathsOf = new Map<string, string[]>();
+    for (const [p, real] of this.reals) if (touched.has(real)) pathsOf.set(real, [...(pathsOf.get(real) ?? []), p]);
+    const items: { key: string; root: number; rel: string }[] = [];
+    for (const paths of pathsOf.values()) {
+      const places = paths.map((key) => ({ key, ...filter.locate(key)! })).sort(compareAlbumPlaces);
+      // A path remembered from the last scan may have gone without an event: the first that is still there names the file.
+      let name: (typeof places)[number] | undefined;
+      for (const p of places) {
+        if (!name && (await realPathOf(filter, p)) === this.reals.get(p.key)) name = p;
+        else if (!name) this.reals.delete(p.key);
+        else if (this.photos.has(p.key)) await this.forget(p.key, u);
+      }
+      if (name) items.push(name);
+    }
+    for (const [key, real] of gone) {
+      await this.forget(key, u);
+      // Another path to the same file still names it: its content is still here.
+      if (real === undefined || !items.some((i) => this.reals.get(i.key) === real)) stats.removed++;
     }
     const s = await this.process(items, u);
     stats.files = items.length;
@@ -253,6 +307,19 @@ export class AlbumIndex {
     stats.faces = this.faceCount;
     stats.seconds = (performance.now() - t0) / 1000;
     return stats;
+  }
+
+  /** Real paths of photos loaded from the cache before any scan (a scan records them all). */
+  private async knowRealPaths(): Promise<void> {
+    const unknown = [...this.photos.keys()].filter((k) => !this.reals.has(k));
+    for (let i = 0; i < unknown.length; i += 64) {
+      await Promise.all(
+        unknown.slice(i, i + 64).map(async (k) => {
+          const real = await realpath(k).catch(() => undefined);
+          if (real !== undefined) this.reals.set(k, real);
+        }),
+      );
+    }
   }
 
   private async forget(key: string, u: UpdateOptions): Promise<void> {

@@ -5,6 +5,8 @@
  * Sent over Node's IPC channel with 'advanced' serialization: typed arrays arrive as such.
  */
 import type { Box } from '../../shared/protocol';
+import type { FilterOptions } from '../album-filter';
+import type { LinkedPlace } from '../album-walk';
 import type { AlbumRoot, IndexOptions } from './album';
 
 export interface ServiceConfig {
@@ -60,7 +62,10 @@ export interface SearchItem {
 
 /** Request name -> [parameters, result]. */
 export interface ServiceRequests {
-  init: [ServiceConfig, ServiceProgress];
+  /** Starts the service; answers with its progress and the photo extensions its sharp decodes (the album filter's formats). */
+  init: [ServiceConfig, ServiceProgress & { extensions: string[] }];
+  /** Replaces the album filter's options (settings changed): photos it leaves out leave at once, a rescan brings in the ones it lets in. */
+  setFilter: [FilterOptions, void];
   update: [Record<string, never>, void];
   updatePaths: [{ paths: string[] }, void];
   pause: [Record<string, never>, void];
@@ -90,7 +95,10 @@ export type ReplyMessage = { id: number; ok: true; result: unknown } | { id: num
 export type ServiceEvent =
   | { event: 'progress'; progress: ServiceProgress }
   | { event: 'failed'; key: string; rel: string; kind: string; message: string }
-  | { event: 'unreadable'; folder: string; message: string }
+  /** A folder or a symbolic link that cannot be read: its photos are left out. */
+  | { event: 'unreadable'; path: string; message: string }
+  /** Symbolic links the last scan followed out of every root: the roots' file watchers do not see changes there. */
+  | { event: 'links'; links: LinkedPlace[] }
   | { event: 'note'; message: string }
   /** The index changed (photos added, changed or removed): open searches may refresh. */
   | { event: 'changed' };

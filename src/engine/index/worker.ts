@@ -12,6 +12,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Box } from '../../shared/protocol';
 import { DEFAULT_MAX_PIXELS, readImageFile } from '../decode';
+import { DECODABLE_EXTENSIONS } from '../files';
 import { AlbumIndex, type IndexProgress, type UpdateOptions } from './album';
 import { tryLock, type Lock } from './lock';
 import type { ReplyMessage, RequestMessage, RequestName, ServiceConfig, ServiceEvent, ServiceProgress, ServiceRequests, ServiceState } from './service-protocol';
@@ -71,7 +72,7 @@ const updateHooks = (signal: AbortSignal): UpdateOptions => ({
     reportProgress();
   },
   onFailed: (p) => send({ event: 'failed', key: p.key, rel: p.rel, kind: p.error?.kind ?? 'failed', message: p.error?.message ?? '' }),
-  onUnreadable: (folder, message) => send({ event: 'unreadable', folder, message }),
+  onUnreadable: (p, message) => send({ event: 'unreadable', path: p, message }),
   onPhoto: () => reportChanged(),
 });
 
@@ -87,6 +88,7 @@ function pump(): Promise<void> {
           pendingPaths.clear();
           await index.update(updateHooks(current.signal));
           if (current.signal.aborted) pendingFull = true;
+          else reportLinks();
         } else {
           const paths = [...pendingPaths];
           pendingPaths.clear();
@@ -106,6 +108,15 @@ function pump(): Promise<void> {
     }
   })();
   return running;
+}
+
+let sentLinks = '[]';
+/** Tells the extension where the scan's symbolic links lead out of the roots, when that changed (it watches there). */
+function reportLinks(): void {
+  const links = index?.links ?? [];
+  if (JSON.stringify(links) === sentLinks) return;
+  sentLinks = JSON.stringify(links);
+  send({ event: 'links', links });
 }
 
 /** Another window holds the cache: read what it writes, and take over when it is gone. */
@@ -220,8 +231,20 @@ const handlers: Handlers = {
     paused = !c.autoStart;
     pendingFull = true;
     state = lock ? (paused ? 'paused' : 'indexing') : 'waiting';
+    sentLinks = '[]';
     void pump();
-    return progress();
+    return { ...progress(), extensions: DECODABLE_EXTENSIONS };
+  },
+  async setFilter(options) {
+    const idx = requireIndex();
+    config = { ...config!, index: { ...config!.index, include: options.include, exclude: options.exclude, includeHidden: options.includeHidden } };
+    // A scan under way lists by the old filter: stop it; pump() starts the new one.
+    current?.abort();
+    if (idx.setFilter(options).length) reportChanged();
+    for (const p of idx.filter.problems) send({ event: 'note', message: `A glob of the filter settings is left out: ${p}` });
+    reportProgress();
+    pendingFull = true;
+    void pump();
   },
   async update() {
     pendingFull = true;

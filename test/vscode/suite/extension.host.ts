@@ -278,4 +278,51 @@ describe('Glimpse in the extension host', function () {
       assert.equal(gallery.refusals.length, refused, `refused: ${gallery.refusals.slice(refused).join('; ')}`);
     });
   });
+
+  describe('album filter and symbolic links', () => {
+    const diagnostics = () => vscode.commands.executeCommand<DiagnosticsReport>('glimpse._diagnostics');
+    const settled = (what: string, photos: number) =>
+      until(what, async () => {
+        const d = await diagnostics();
+        return d.progress.state === 'idle' && d.progress.photos === photos ? d : undefined;
+      });
+
+    it('applies a change of files.exclude without restarting the index service, and nothing is computed again', async () => {
+      const glimpse = await api();
+      const before = await settled('the index of the album', photos.length);
+      const rel = photos[0];
+      const files = vscode.workspace.getConfiguration('files');
+      await files.update('exclude', { ...(files.get<Record<string, boolean>>('exclude') ?? {}), [rel]: true }, vscode.ConfigurationTarget.Workspace);
+      try {
+        await settled(`${rel} to leave the index`, photos.length - 1);
+        assert.equal(glimpse.service.filter().accepts(path.join(a.root, rel)), undefined, 'the gallery refuses it too');
+      } finally {
+        await files.update('exclude', undefined, vscode.ConfigurationTarget.Workspace);
+      }
+      const after = await settled(`${rel} to come back`, photos.length);
+      assert.equal(after.progress.computed, 0, 'it comes back from the cache');
+      assert.equal(after.workerPid, before.workerPid, 'the same index service');
+      assert.ok(glimpse.service.filter().accepts(path.join(a.root, rel)));
+    });
+
+    it('indexes a symlinked folder that leads out of the album, and sees photos added there', async () => {
+      const glimpse = await api();
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpse-linked-'));
+      const link = path.join(a.root, 'Linked');
+      try {
+        fs.copyFileSync(path.join(a.root, photos[0]), path.join(outside, 'first.jpg'));
+        fs.symlinkSync(outside, link);
+        // The link's own name is no photo's: the roots' watchers say nothing; the next scan finds it.
+        await glimpse.service.pause();
+        await glimpse.service.resume();
+        await settled('the photo behind the link', photos.length + 1);
+        fs.copyFileSync(path.join(a.root, photos[1]), path.join(outside, 'SECOND.JPG'));
+        const d = await settled('a photo added behind the link (seen by the watcher there)', photos.length + 2);
+        assert.equal(d.progress.failed, 0);
+      } finally {
+        fs.rmSync(link, { force: true });
+        fs.rmSync(outside, { recursive: true, force: true });
+      }
+    });
+  });
 });
