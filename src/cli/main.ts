@@ -143,7 +143,7 @@ async function withUpdatedIndex<T>(args: ParsedArgs, album: string, use: (index:
   const quiet = args.flags.has('quiet');
   const cache = stringFlag(args, 'cache') ?? defaultCacheDir(album);
   const say = (m: string) => quiet || process.stderr.write(`${m}\n`);
-  const lock = await acquireLock(cache, () => say(`glimpse: another process is indexing ${cache}; waiting for it`));
+  const lock = await acquireLock(cache, 'index', () => say(`glimpse: another process is indexing ${cache}; waiting for it`));
   const index = await AlbumIndex.open(cache, [{ path: album }], engineOptions(args), say);
   try {
     const progress = new Progress(0, quiet);
