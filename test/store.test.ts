@@ -47,7 +47,8 @@ function fullDisk(parent: string): FullDisk {
   const dir = path.join(parent, 'cache');
   mkdirSync(dir);
   let mounted = false;
-  if (process.getuid?.() === 0) {
+  // GLIMPSE_TEST_NO_MOUNT=1 runs the fallback here too (as CI without root would).
+  if (process.getuid?.() === 0 && !process.env.GLIMPSE_TEST_NO_MOUNT) {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs', dir], { stdio: 'pipe' });
       mounted = true;
@@ -71,7 +72,7 @@ function fullDisk(parent: string): FullDisk {
       const query = adapter.query;
       let writes = Math.floor(leave / 20_000);
       adapter.query = (q: string, ...p: unknown[]) => {
-        if (/^\s*(INSERT|UPDATE|DELETE)/i.test(q) && !undo && writes-- <= 0) return Promise.reject(Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL', errno: 13 }));
+        if (/^\s*(INSERT|UPDATE|DELETE)/i.test(q) && writes-- <= 0) return Promise.reject(Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL', errno: 13 }));
         return query(q, ...p);
       };
       undo = () => (adapter.query = query);
@@ -95,7 +96,7 @@ describe('face store faults', function () {
     let disk: FullDisk;
     beforeEach(() => {
       disk = fullDisk(work);
-      console.log(disk.kind === 'tmpfs' ? '      (a real full disk: an 8 MB tmpfs filled with a file)' : '      (mounting a tmpfs is not permitted here: SQLITE_FULL injected at the store\'s adapter)');
+      console.log(disk.kind === 'tmpfs' ? '      (a real full disk: an 8 MB tmpfs filled with a file)' : '      (no tmpfs could be mounted (not root, not permitted, or GLIMPSE_TEST_NO_MOUNT): SQLITE_FULL injected at the store\'s adapter)');
     });
     afterEach(() => disk.dispose());
 
@@ -126,6 +127,32 @@ describe('face store faults', function () {
       const done = await again.update();
       assert.deepEqual([done.computed, done.reused, done.failed], [photos.length - stored.computed, stored.computed, 0]);
       await again.close();
+    });
+
+    it('service: reports state error with the cause and the folder (what the status bar and the notification show)', async function () {
+      if (disk.kind !== 'tmpfs') this.skip(); // a child process cannot be injected into
+      const album = path.join(work, 'album');
+      mkdirSync(album);
+      const photos = await makeAlbum(album, 16);
+      const store = await FaceStore.open(disk.dir);
+      await store.close();
+      disk.fill(store, 100_000);
+      let done!: (p: ServiceProgress) => void;
+      const ended = new Promise<ServiceProgress>((r) => (done = r));
+      const client = new IndexServiceClient({
+        workerPath: WORKER,
+        onEvent: (e) => e.event === 'progress' && (e.progress.state === 'idle' || e.progress.state === 'error') && done(e.progress),
+      });
+      client.start();
+      try {
+        await client.request('init', { roots: [{ path: album }], cacheDir: disk.dir, thumbsDir: path.join(work, 'thumbs'), index: {}, autoStart: true });
+        const p = await ended;
+        assert.equal(p.state, 'error');
+        assert.equal(p.error, `Indexing stopped: cannot write the face cache in ${disk.dir}: the disk is full (SQLITE_FULL)`);
+        assert.ok(p.computed < photos.length && p.photos === p.computed, `${p.computed} computed, ${p.photos} in the index`);
+      } finally {
+        await client.stop();
+      }
     });
 
     it('CLI: index exits 1 with one line naming the cause and the cache folder, prints no success', async function () {
