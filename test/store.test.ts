@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, statfsSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -360,6 +360,86 @@ describe('face store faults', function () {
     const whole = await AlbumIndex.open(path.join(global, 'index'), [{ path: album }]);
     assert.equal(whole.size, photos.length);
     await whole.close();
+  });
+
+  it('two windows opened together on one album: one computes, the other waits and shows its results', async function () {
+    this.timeout(120_000);
+    const album = path.join(work, 'album');
+    mkdirSync(album);
+    const photos = await makeAlbum(album, 8);
+    const global = path.join(work, 'global');
+    const windows = [0, 1].map(() => {
+      const w = { states: [] as ServiceProgress[], client: undefined as unknown as IndexServiceClient };
+      w.client = new IndexServiceClient({ workerPath: WORKER, onEvent: (e) => e.event === 'progress' && w.states.push(e.progress) });
+      return w;
+    });
+    const init = { roots: [{ path: album }], cacheDir: path.join(global, 'index'), thumbsDir: path.join(global, 'thumbs'), index: {}, autoStart: true };
+    try {
+      for (const w of windows) w.client.start();
+      const first = await Promise.all(windows.map((w) => w.client.request('init', init)));
+      assert.deepEqual(first.map((p) => p.state).sort(), ['indexing', 'waiting'], 'one writer');
+      const waiting = windows[first.findIndex((p) => p.state === 'waiting')];
+      const writer = windows[first.findIndex((p) => p.state === 'indexing')];
+      for (let i = 0; i < 600; i++) {
+        const shown = waiting.states.at(-1);
+        if (writer.states.some((p) => p.state === 'idle') && shown?.photos === photos.length) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const done = writer.states.filter((p) => p.state === 'idle').pop()!;
+      assert.equal(done.computed + done.reused, photos.length);
+      const shown = waiting.states.at(-1)!;
+      assert.deepEqual([shown.state, shown.photos, shown.computed], ['waiting', photos.length, 0], 'the other window reads what the writer stored');
+    } finally {
+      await Promise.all(windows.map((w) => w.client.stop()));
+    }
+  });
+
+  it('Rebuild recomputes its own album only: another album sharing the store keeps its faces and thumbnails', async function () {
+    this.timeout(120_000);
+    const [albumA, albumB] = [path.join(work, 'a'), path.join(work, 'b')];
+    mkdirSync(albumA);
+    mkdirSync(albumB);
+    await makeAlbum(albumA, 3);
+    // Other contents in B (its photos are the first ones turned): nothing shared with A.
+    for (const p of await makeAlbum(path.join(work, 'b-src'), 3)) {
+      const sharp = (await import('sharp')).default;
+      await sharp(path.join(work, 'b-src', p.rel)).flop().jpeg().toFile(path.join(albumB, path.basename(p.rel)));
+    }
+    const global = path.join(work, 'global');
+    let states: ServiceProgress[] = [];
+    const client = new IndexServiceClient({ workerPath: WORKER, onEvent: (e) => e.event === 'progress' && states.push(e.progress) });
+    const idle = async () => {
+      for (let i = 0; i < 600 && !states.some((p) => p.state === 'idle'); i++) await new Promise((r) => setTimeout(r, 100));
+      return states.filter((p) => p.state === 'idle').pop()!;
+    };
+    const b = await AlbumIndex.open(path.join(global, 'index'), [{ path: albumB }]);
+    await b.update();
+    // Thumbnails are named by content: <sha256>-<size>.jpg.
+    const thumbB = path.join(global, 'thumbs', `${b.all()[0].hash}-200.jpg`);
+    await b.close();
+    mkdirSync(path.dirname(thumbB), { recursive: true });
+    writeFileSync(thumbB, 'x');
+    let thumbA = '';
+    client.start();
+    try {
+      await client.request('init', { roots: [{ path: albumA }], cacheDir: path.join(global, 'index'), thumbsDir: path.join(global, 'thumbs'), index: {}, autoStart: true });
+      assert.equal((await idle()).computed, 3);
+      const [made] = await client.request('thumbs', { keys: [path.join(albumA, readdirSync(albumA, { recursive: true }).map(String).find((f) => f.endsWith('.jpg'))!)], size: 200 });
+      thumbA = made.file!;
+      assert.ok(existsSync(thumbA));
+      states = [];
+      await client.request('rebuild', {});
+      const rebuilt = await idle();
+      assert.deepEqual([rebuilt.computed, rebuilt.reused, rebuilt.photos], [3, 0, 3]);
+    } finally {
+      await client.stop();
+    }
+    const again = await AlbumIndex.open(path.join(global, 'index'), [{ path: albumB }]);
+    const s = await again.update();
+    assert.deepEqual([s.computed, s.reused], [0, 3], 'the other album\'s faces are kept');
+    await again.close();
+    assert.ok(existsSync(thumbB), 'the other album\'s thumbnails are kept');
+    assert.ok(!existsSync(thumbA), 'its own thumbnails are made again');
   });
 
   it('copies the faces of an older per-workspace cache into the shared store and removes it', async function () {
