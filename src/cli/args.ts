@@ -24,7 +24,11 @@ export function parseArgs(argv: readonly string[], valued: readonly string[]): P
   return { positional, flags };
 }
 
+/** The command is malformed: said with the usage. */
 export class UsageError extends Error {}
+
+/** An input the command cannot use (a query that is not a photo, a folder...): one line, no usage. */
+export class InputError extends Error {}
 
 export function numberFlag(args: ParsedArgs, name: string): number | undefined {
   const v = args.flags.get(name);

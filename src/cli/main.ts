@@ -6,19 +6,22 @@
  *   glimpse eval [dataset-dir] [--dump file.json]
  */
 import { createHash } from 'node:crypto';
-import { statSync, writeFileSync } from 'node:fs';
+import fg from 'fast-glob';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import path from 'node:path';
 import { analyzeFiles, type FileResult } from '../engine/batch';
 import type { EmbedderId } from '../engine/embed';
-import { findImages } from '../engine/files';
+import { decodeImage, decodeOptionsOf, ImageError, readImageFile } from '../engine/decode';
+import { DECODABLE_EXTENSIONS, findImages, IMAGE_EXTENSIONS } from '../engine/files';
 import { AlbumIndex, type IndexStats } from '../engine/index/album';
-import { acquireLock } from '../engine/index/lock';
-import { FaceEngine, type DetectorId, type EngineOptions } from '../engine/pipeline';
+import { acquireLock, albumLockName } from '../engine/index/lock';
+import { CACHE_FILE, FaceStore, StoreError } from '../engine/index/store';
+import { FaceEngine, systemId, type DetectorId, type EngineOptions } from '../engine/pipeline';
 import { defaultThreshold } from '../engine/thresholds';
 import type { Face } from '../engine/types';
 import { scoreDump, type Dump } from '../eval/score';
-import { numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
+import { InputError, numberFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
 
 const USAGE = `usage:
   glimpse faces <folder-or-image> [--json]               faces, boxes, landmarks and embeddings of every photo
@@ -26,7 +29,7 @@ const USAGE = `usage:
   glimpse search <query-image> <album-folder> [--cache DIR] [--threshold T] [--json]
                                                          photos holding a face like the query's largest face (indexes first)
   glimpse eval [dataset-dir] [--dump file.json]          accuracy and speed on a labelled set (default ../shared/eval)
-The cache defaults to ~/.cache/glimpse/<album name>-<hash of its path>.
+The cache (one per machine, shared by every album) defaults to $XDG_CACHE_HOME/glimpse or ~/.cache/glimpse.
 options: --embedder mobilefacenet|dlib  --detector mediapipe|mtcnn  --threads N (default: cores, up to 4)  --min-face PX  --max-side PX  --max-bytes N  --no-rotations  --quiet  --progress (a line per photo)`;
 
 const VALUED = ['threshold', 'embedder', 'detector', 'threads', 'min-face', 'max-side', 'max-bytes', 'dump', 'limit', 'cache'];
@@ -49,15 +52,35 @@ function engineOptions(args: ParsedArgs): EngineOptions {
   };
 }
 
+/**
+ * Files of `folder` with a photo extension that the installed sharp cannot decode (HEIC/HEIF with
+ * the prebuilt sharp): left out of the album, and said so.
+ */
+async function leftOutForFormat(folder: string): Promise<string[]> {
+  const undecodable = IMAGE_EXTENSIONS.filter((e) => !DECODABLE_EXTENSIONS.includes(e));
+  if (!undecodable.length) return [];
+  const files = await fg(`**/*.{${undecodable.join(',')}}`, { cwd: folder, caseSensitiveMatch: false, followSymbolicLinks: false, onlyFiles: true, suppressErrors: true, ignore: ['**/node_modules/**'] });
+  return files.sort();
+}
+
+function sayLeftOut(folder: string, quiet: boolean): Promise<void> {
+  return leftOutForFormat(folder).then((files) => {
+    if (!quiet) for (const f of files) process.stderr.write(`${f}: left out: this build of sharp cannot decode ${path.extname(f).slice(1).toUpperCase()} photos (HEIC/HEIF)\n`);
+  });
+}
+
 /** A folder's images (relative paths), or a single image given as a file. */
-async function resolveInput(target: string): Promise<{ root: string; files: string[] }> {
+async function resolveInput(target: string, quiet = false): Promise<{ root: string; files: string[] }> {
   let st;
   try {
     st = statSync(target);
   } catch {
     throw new UsageError(`no such file or folder: ${target}`);
   }
-  if (st.isDirectory()) return { root: target, files: await findImages(target) };
+  if (st.isDirectory()) {
+    await sayLeftOut(target, quiet);
+    return { root: target, files: await findImages(target) };
+  }
   return { root: path.dirname(target), files: [path.basename(target)] };
 }
 
@@ -111,7 +134,7 @@ async function runFaces(engine: FaceEngine, root: string, files: string[], quiet
 async function cmdFaces(args: ParsedArgs): Promise<void> {
   const [target] = args.positional;
   if (!target) throw new UsageError('faces needs a folder or an image');
-  const { root, files } = await resolveInput(target);
+  const { root, files } = await resolveInput(target, args.flags.has('quiet'));
   const engine = await FaceEngine.create(engineOptions(args));
   const { dump, results, seconds } = await runFaces(engine, root, files, args.flags.has('quiet'));
   if (args.flags.has('json')) {
@@ -126,14 +149,21 @@ async function cmdFaces(args: ParsedArgs): Promise<void> {
   if (!args.flags.has('quiet')) process.stderr.write(`${files.length} photos, ${faces} faces, ${seconds.toFixed(1)} s (${(files.length / seconds).toFixed(1)} photos/s)\n`);
 }
 
-function defaultCacheDir(album: string): string {
-  const abs = path.resolve(album);
-  const base = process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache');
-  const tag = createHash('sha256').update(abs).digest('hex').slice(0, 12);
-  return path.join(base, 'glimpse', `${path.basename(abs) || 'album'}-${tag}`);
+const cacheBase = () => process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
+
+/** The face store of this machine: one for every album (a sub-folder or a copy of an indexed album costs nothing). */
+function defaultCacheDir(): string {
+  return path.join(cacheBase(), 'glimpse');
 }
 
-/** Opens the album's index with the writer lock, brings it up to date, and hands it over. */
+/** Where an older glimpse kept this album's own cache (its faces are copied into the shared store, then it is removed). */
+function legacyCacheDir(album: string): string {
+  const abs = path.resolve(album);
+  const tag = createHash('sha256').update(abs).digest('hex').slice(0, 12);
+  return path.join(cacheBase(), 'glimpse', `${path.basename(abs) || 'album'}-${tag}`);
+}
+
+/** Opens the album's index with the album's writer lock, brings it up to date, and hands it over. */
 async function withUpdatedIndex<T>(args: ParsedArgs, album: string, use: (index: AlbumIndex, stats: IndexStats) => Promise<T>): Promise<T> {
   try {
     if (!statSync(album).isDirectory()) throw new UsageError(`not a folder: ${album}`);
@@ -141,11 +171,24 @@ async function withUpdatedIndex<T>(args: ParsedArgs, album: string, use: (index:
     throw e instanceof UsageError ? e : new UsageError(`no such folder: ${album}`);
   }
   const quiet = args.flags.has('quiet');
-  const cache = stringFlag(args, 'cache') ?? defaultCacheDir(album);
+  const given = stringFlag(args, 'cache');
+  const cache = given ?? defaultCacheDir();
   const say = (m: string) => quiet || process.stderr.write(`${m}\n`);
-  const lock = await acquireLock(cache, () => say(`glimpse: another process is indexing ${cache}; waiting for it`));
-  const index = await AlbumIndex.open(cache, [{ path: album }], engineOptions(args), say);
+  const opts = engineOptions(args);
+  const store = await FaceStore.open(cache, say);
+  let index: AlbumIndex | undefined;
+  let lock;
   try {
+    const legacy = legacyCacheDir(album);
+    if (!given && existsSync(legacy)) {
+      const copied = await store.importLegacy(path.join(legacy, CACHE_FILE));
+      if (copied) say(`glimpse: copied ${copied.faces} photos' faces from the old cache ${legacy} into ${cache}; removed it`);
+      rmSync(legacy, { recursive: true, force: true });
+    }
+    const lockName = albumLockName([album], systemId(opts));
+    lock = await acquireLock(path.join(cache, 'locks'), lockName, () => say(`glimpse: another process is indexing ${album}; waiting for it`));
+    index = await AlbumIndex.open(store, [{ path: album }], opts, say);
+    await sayLeftOut(album, quiet);
     const progress = new Progress(0, quiet);
     const stats = await index.update({
       onProgress: (p) => progress.tick(p.done, path.basename(p.file ?? ''), p.total),
@@ -154,7 +197,8 @@ async function withUpdatedIndex<T>(args: ParsedArgs, album: string, use: (index:
     });
     return await use(index, stats);
   } finally {
-    await index.close();
+    if (index) await index.close();
+    else await store.close();
     lock?.release();
   }
 }
@@ -169,18 +213,31 @@ async function cmdIndex(args: ParsedArgs): Promise<void> {
   });
 }
 
+/** The query must be a photo sharp can read: said in one line before any indexing. */
+async function checkQuery(query: string, opts: EngineOptions): Promise<void> {
+  let st;
+  try {
+    st = statSync(query);
+  } catch {
+    throw new InputError(`no such file: ${query}`);
+  }
+  if (st.isDirectory()) throw new InputError(`${query} is a folder; search needs a photo of the person to look for`);
+  try {
+    await decodeImage(await readImageFile(query, opts.maxBytes), decodeOptionsOf(opts));
+  } catch (e) {
+    if (e instanceof ImageError) throw new InputError(`the query ${query} cannot be used: ${e.message}`);
+    throw e;
+  }
+}
+
 async function cmdSearch(args: ParsedArgs): Promise<void> {
   const [query, album] = args.positional;
   if (!query || !album) throw new UsageError('search needs a query image and an album folder');
-  try {
-    statSync(query);
-  } catch {
-    throw new UsageError(`no such file: ${query}`);
-  }
+  await checkQuery(query, engineOptions(args));
   await withUpdatedIndex(args, album, async (index) => {
     const threshold = numberFlag(args, 'threshold') ?? defaultThreshold(engineOptions(args).embedder ?? 'mobilefacenet');
     const q = await index.facesOf(query);
-    if (!q.faces.length) throw new UsageError(`no face found in ${query}`);
+    if (!q.faces.length) throw new InputError(`no face found in ${query}`);
     const probe = q.faces.reduce((a, f) => (f.box[2] * f.box[3] > a.box[2] * a.box[3] ? f : a));
     const matches = (await index.search(probe.embedding, threshold)).map((m) => ({ file: m.photo.rel, score: m.score, box: m.photo.faces[m.face].box }));
     if (args.flags.has('json')) {
@@ -228,11 +285,31 @@ async function main(): Promise<void> {
   }
 }
 
+/** One line for the user; the stack only when asked for (GLIMPSE_DEBUG=1) or for a bug. */
+function oneLine(m: string): string {
+  return m.replace(/\s*\n\s*/g, ' ');
+}
+
 main().catch((e: unknown) => {
   if (e instanceof UsageError) {
     process.stderr.write(`glimpse: ${e.message}\n${USAGE}\n`);
     process.exit(2);
   }
-  process.stderr.write(`glimpse: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  if (e instanceof InputError) {
+    process.stderr.write(`glimpse: ${oneLine(e.message)}\n`);
+    process.exit(2);
+  }
+  if (e instanceof StoreError) {
+    const p = e.partial;
+    const done = p ? `; ${p.computed + p.reused} of ${p.files} photos stored (${p.computed} computed), the rest not indexed` : '';
+    process.stderr.write(`glimpse: ${oneLine(e.message)}${done}\n`);
+    process.exit(1);
+  }
+  if (e instanceof ImageError) {
+    process.stderr.write(`glimpse: ${oneLine(e.message)}\n`);
+    process.exit(1);
+  }
+  const debug = !!process.env.GLIMPSE_DEBUG;
+  process.stderr.write(`glimpse: ${e instanceof Error ? (debug ? e.stack ?? e.message : `${oneLine(e.message)} (GLIMPSE_DEBUG=1 shows where)`) : String(e)}\n`);
   process.exit(1);
 });

@@ -28,6 +28,8 @@ export interface Diagnostics {
   activationMs: number;
   workerPid?: number;
   restarts: number;
+  /** The face store's folder (global storage: one per machine). */
+  cacheDir: string;
 }
 
 export class IndexService implements vscode.Disposable {
@@ -48,6 +50,7 @@ export class IndexService implements vscode.Disposable {
   private pathsTimer?: NodeJS.Timeout;
   private restarts = 0;
   private reportedFailures = new Set<string>();
+  private shownError?: string;
   private loopDelay?: IntervalHistogram;
   private lastLoop = { max: 0, p99: 0 };
   private settings: Settings;
@@ -83,13 +86,26 @@ export class IndexService implements vscode.Disposable {
     if (this.ready) await this.request('setFilter', { include: this.settings.include, exclude: this.settings.exclude });
   }
 
-  private storageDir(): string {
-    return (this.context.storageUri ?? this.context.globalStorageUri).fsPath;
+  /**
+   * The face store: one per machine (global storage), shared by every window, workspace and album,
+   * so a second window, a multi-root workspace holding the album, or a sub-folder opened alone
+   * reuses every face already computed.
+   */
+  private storeDir(): string {
+    return path.join(this.context.globalStorageUri.fsPath, 'index');
   }
 
-  /** Thumbnails and previews live here; the webview may load from it. */
+  /** Thumbnails and previews live here (keyed by content, shared too); the webview may load from it. */
   thumbsDir(): string {
-    return path.join(this.storageDir(), 'thumbs');
+    return path.join(this.context.globalStorageUri.fsPath, 'thumbs');
+  }
+
+  /** Where older versions kept a cache per workspace (imported into the store, then removed). */
+  private legacyDirs(): string[] {
+    const bases = [this.context.storageUri, this.context.globalStorageUri].filter((u): u is vscode.Uri => !!u).map((u) => u.fsPath);
+    const dirs = bases.flatMap((b) => ['mobilefacenet', 'dlib'].map((m) => path.join(b, `index-${m}`)));
+    if (this.context.storageUri) dirs.push(path.join(this.context.storageUri.fsPath, 'thumbs'));
+    return dirs;
   }
 
   /** Starts the service (idempotent). Indexing begins only when `autoStart`. */
@@ -108,8 +124,9 @@ export class IndexService implements vscode.Disposable {
     this.ready = client
       .request('init', {
         roots: albumFolders().map((f) => ({ path: f.uri.fsPath, name: f.name })),
-        cacheDir: path.join(this.storageDir(), `index-${cfg.model}`),
+        cacheDir: this.storeDir(),
         thumbsDir: this.thumbsDir(),
+        legacy: this.legacyDirs(),
         index: { embedder: cfg.model, maxBytes: cfg.maxFileSizeMB * 1024 * 1024, exclude: cfg.exclude, include: cfg.include },
         autoStart,
       })
@@ -118,7 +135,10 @@ export class IndexService implements vscode.Disposable {
         this.albumFilter = undefined;
         this.onProgress(p);
       });
-    this.ready.catch((e: Error) => this.log.error(`The index service did not start: ${e.message}`));
+    this.ready.catch((e: Error) => {
+      this.log.error(`The index service did not start: ${e.message}`);
+      if (this.client === client) this.onProgress({ ...this.last, state: 'error', error: `The face index did not start: ${e.message}` });
+    });
     this.watch();
     this.updateStatus();
     this.statusItem.show();
@@ -228,6 +248,7 @@ export class IndexService implements vscode.Disposable {
   private onProgress(p: ServiceProgress): void {
     const wasIndexing = this.last.state === 'indexing';
     this.last = p;
+    this.reportError(p);
     if (p.state === 'indexing' && !this.loopDelay) {
       this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
       this.loopDelay.enable();
@@ -245,8 +266,21 @@ export class IndexService implements vscode.Disposable {
     this.progressed.fire(p);
   }
 
+  /** A run that stopped on an error (a cache that cannot be written...): the log, and one notification until a run completes. */
+  private reportError(p: ServiceProgress): void {
+    if (p.state !== 'error' || !p.error) {
+      if (p.state === 'idle' || p.state === 'waiting') this.shownError = undefined;
+      return;
+    }
+    if (p.error === this.shownError) return;
+    this.shownError = p.error;
+    this.log.error(p.error);
+    void vscode.window.showErrorMessage(`Glimpse: ${p.error}`, 'Show Log').then((a) => a && this.log.show());
+  }
+
   private updateStatus(): void {
     const p = this.last;
+    this.statusItem.backgroundColor = p.state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     const n = (x: number) => x.toLocaleString('en-US');
     let text: string;
     let tip: string;
@@ -264,8 +298,8 @@ export class IndexService implements vscode.Disposable {
         tip = 'Another window is indexing this folder; this one shows its results.';
         break;
       case 'error':
-        text = '$(warning) Glimpse';
-        tip = 'Indexing stopped on an error; see the log.';
+        text = `$(error) Glimpse: indexing stopped (${n(p.photos)} photos)`;
+        tip = `${p.error ?? 'Indexing stopped on an error'}. See the log.`;
         break;
       case 'starting':
         text = '$(sync~spin) Glimpse';
@@ -329,7 +363,7 @@ export class IndexService implements vscode.Disposable {
 
   diagnostics(): Diagnostics {
     const live = this.loopDelay ? { max: this.loopDelay.max / 1e6, p99: this.loopDelay.percentile(99) / 1e6 } : this.lastLoop;
-    return { maxEventLoopBlockMs: live.max, p99EventLoopBlockMs: live.p99, activationMs: this.activationMs, workerPid: this.client?.pid, restarts: this.restarts };
+    return { maxEventLoopBlockMs: live.max, p99EventLoopBlockMs: live.p99, activationMs: this.activationMs, workerPid: this.client?.pid, restarts: this.restarts, cacheDir: this.storeDir() };
   }
 
   dispose(): void {

@@ -6,7 +6,7 @@
  * so an interrupted run resumes where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeImage, decodeOptionsOf, readImageFile, DEFAULT_MAX_BYTES, type DecodedImage } from '../decode';
 import { errorInfo } from '../batch';
@@ -17,7 +17,7 @@ import { albumFilter } from '../files';
 import { FaceMatrix } from '../search';
 import { FaceEngine, systemId, type EngineOptions } from '../pipeline';
 import type { Face, PhotoFaces, StageTimes } from '../types';
-import { FaceStore, packFaces, unpackFaces, type FileEntry } from './store';
+import { FaceStore, isPermanent, packFaces, StoreError, unpackFaces, type FacesEntry, type FileEntry } from './store';
 
 export interface AlbumRoot {
   /** Absolute folder path. */
@@ -77,6 +77,8 @@ export interface UpdateOptions {
   onUnreadable?: (path: string, message: string) => void;
   /** A photo whose faces changed (computed, reused under a new path, or removed). */
   onPhoto?: (photo: Photo | { key: string; removed: true }) => void;
+  /** Compute every photo's faces again, ignoring cached faces and verdicts (Rebuild Face Index). */
+  recompute?: boolean;
 }
 
 export interface Match {
@@ -86,10 +88,12 @@ export interface Match {
   score: number;
 }
 
+/** `stored`: the store already holds this photo's record as it is (nothing to write). */
 type Prepared =
-  | { kind: 'reuse'; photo: Photo }
+  | { kind: 'reuse'; photo: Photo; stored?: boolean }
   | { kind: 'compute'; photo: Photo; decoded: Promise<DecodedImage> }
-  | { kind: 'failed'; photo: Photo };
+  | { kind: 'failed'; photo: Photo; stored?: boolean }
+  | { kind: 'error'; error: unknown };
 
 export function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
@@ -114,9 +118,13 @@ export class AlbumIndex {
     this.system = systemId(opts);
   }
 
-  /** Opens the cache in `cacheDir` and loads what it knows of `roots` (searchable at once). */
-  static async open(cacheDir: string, roots: AlbumRoot[], opts: IndexOptions = {}, notes?: (m: string) => void): Promise<AlbumIndex> {
-    const store = await FaceStore.open(cacheDir, notes);
+  /**
+   * Opens the face store in the folder `cache` (shared by every album of this machine), or takes
+   * an open one (then closed with the index), and loads what it knows of `roots` (searchable at
+   * once). Throws a StoreError when the store cannot be opened or read.
+   */
+  static async open(cache: string | FaceStore, roots: AlbumRoot[], opts: IndexOptions = {}, notes?: (m: string) => void): Promise<AlbumIndex> {
+    const store = typeof cache === 'string' ? await FaceStore.open(cache, notes) : cache;
     const index = new AlbumIndex(store, roots.map((r) => ({ ...r, path: path.resolve(r.path) })), opts);
     await index.load();
     return index;
@@ -176,27 +184,37 @@ export class AlbumIndex {
     await this.load();
   }
 
+  /** Loads the records under the roots (by key range: other albums' records are not read) with their faces. */
   private async load(): Promise<void> {
-    for await (const [key, entry] of this.store.entries<FileEntry>('f')) {
-      const where = this.locate(key);
-      const photo = where && (await this.photoFrom({ key, ...where }, entry));
-      if (photo) this.photos.set(key, photo);
+    const items: { item: { key: string; root: number; rel: string }; entry: FileEntry }[] = [];
+    const seen = new Set<string>();
+    for (const root of this.roots) {
+      for (const [key, entry] of await this.store.filesUnder(root.path)) {
+        if (seen.has(key)) continue; // nested roots
+        seen.add(key);
+        const where = this.locate(key);
+        if (where) items.push({ item: { key, ...where }, entry });
+      }
+    }
+    const faces = await this.store.facesMany(items.flatMap(({ entry }) => (entry.hash && !entry.error ? [entry.hash] : [])), this.system);
+    for (const { item, entry } of items) {
+      const photo = this.photoFrom(item, entry, entry.hash ? faces.get(entry.hash) : undefined);
+      if (photo) this.photos.set(item.key, photo);
     }
     this.matrix = undefined;
   }
 
-  /** The faces the cache holds for a content, when this system made them. */
+  /** The faces the store holds for a content, made by this system. */
   private async knownFaces(hash: string): Promise<Pick<Photo, 'width' | 'height' | 'faces'> | undefined> {
-    const e = await this.store.getFaces(hash);
-    return e && e.system === this.system ? { width: e.width, height: e.height, faces: unpackFaces(e) } : undefined;
+    const e = await this.store.getFaces(hash, this.system);
+    return e && { width: e.width, height: e.height, faces: unpackFaces(e) };
   }
 
-  /** A photo as its cache records say it was: a failure, or faces this system made (else undefined: to compute). */
-  private async photoFrom(item: { key: string; root: number; rel: string }, e: FileEntry): Promise<Photo | undefined> {
+  /** A photo as its records say it was: a failure, or faces this system made (else undefined: to compute). */
+  private photoFrom(item: { key: string; root: number; rel: string }, e: FileEntry, faces: FacesEntry | undefined): Photo | undefined {
     const photo: Photo = { ...item, size: e.size, mtimeMs: e.mtimeMs, hash: e.hash, width: 0, height: 0, faces: [], error: e.error };
     if (e.error) return photo;
-    const known = e.hash ? await this.knownFaces(e.hash) : undefined;
-    return known && { ...photo, ...known };
+    return faces && { ...photo, width: faces.width, height: faces.height, faces: unpackFaces(faces) };
   }
 
   /** Photos known now (complete or not). */
@@ -240,13 +258,15 @@ export class AlbumIndex {
       }
       for (const [key, photo] of [...this.photos]) {
         if (present.has(key)) continue;
-        await this.forget(key, u);
+        // A path left out of this album but still on disk (a changed filter, a nested root) keeps
+        // its record: the store is shared, and another album may hold it.
+        const gone = await lstat(key).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT' || e.code === 'ENOTDIR');
+        await this.forget(key, u, gone);
         // A photo renamed or moved inside the album is not removed: its content is still here.
         if (!photo.hash || !presentHashes.has(photo.hash)) stats.removed++;
       }
-      // Stored paths of this cache outside the current roots are left for their own album; faces of
-      // contents no path refers to any more are dropped.
-      await this.collectGarbage();
+      // Faces of contents no path of any album refers to any more are dropped.
+      await this.store.collectGarbage();
     }
     stats.files = listed.length;
     stats.faces = this.faceCount;
@@ -322,77 +342,94 @@ export class AlbumIndex {
     }
   }
 
-  private async forget(key: string, u: UpdateOptions): Promise<void> {
+  private async forget(key: string, u: UpdateOptions, dropRecord = true): Promise<void> {
     this.photos.delete(key);
     this.matrix = undefined;
-    await this.store.deleteFile(key);
+    if (dropRecord) await this.store.deleteFile(key);
     u.onPhoto?.({ key, removed: true });
   }
 
-  private async collectGarbage(): Promise<void> {
-    const referenced = new Set<string>();
-    for await (const [, e] of this.store.entries<FileEntry>('f')) if (e.hash) referenced.add(e.hash);
-    const drop: string[] = [];
-    for await (const [hash] of this.store.entries('h')) if (!referenced.has(hash)) drop.push(hash);
-    for (const h of drop) await this.store.deleteFaces(h);
-  }
-
-  /** Validates, reuses or computes each item; commits each result as it comes. */
+  /**
+   * Validates, reuses or computes each item; commits each result as it comes. A photo counts as
+   * computed or reused only once its records are stored: a failed write (disk full, read-only, I/O
+   * error) stops the run with a StoreError (carrying the counts so far), and what was stored before
+   * stays.
+   */
   private async process(items: { key: string; root: number; rel: string }[], u: UpdateOptions): Promise<IndexStats> {
     const stats: IndexStats = { files: items.length, computed: 0, reused: 0, removed: 0, failed: 0, faces: 0, seconds: 0 };
     // Photos are read, hashed and decoded (on libuv's thread pool) up to `lookahead` ahead of the one
     // the models work on. One photo at a time: onnxruntime-node runs inference on the calling thread
     // (measured: timers stop during a run), so two photos at once gain nothing.
     const lookahead = Math.max(1, this.opts.lookahead ?? 3);
+    const recompute = !!u.recompute;
+    const computedNow = new Set<string>();
     const prepared = new Map<number, Promise<Prepared>>();
     let started = 0;
     const fill = (taken: number) => {
       while (started < items.length && started <= taken + lookahead) {
-        prepared.set(started, this.prepare(items[started]));
+        // Never rejects: an error (of the store) is handed over in order, so none is left unhandled.
+        prepared.set(started, this.prepare(items[started], recompute).catch((error: unknown) => ({ kind: 'error' as const, error })));
         started++;
       }
     };
-    for (let i = 0; i < items.length && !u.signal?.aborted; i++) {
-      fill(i);
-      const p = await prepared.get(i)!;
-      prepared.delete(i);
-      let photo = p.photo;
-      // A photo with the same bytes read ahead of this one may have been computed since it was prepared.
-      const meanwhile = p.kind === 'compute' ? await this.knownFaces(photo.hash!) : undefined;
-      if (meanwhile) {
-        photo = { ...photo, ...meanwhile };
-        stats.reused++;
-      } else if (p.kind === 'compute') {
-        try {
-          const result: PhotoFaces = await (await this.getEngine()).analyze(await p.decoded, this.opts.times);
-          photo = { ...photo, width: result.width, height: result.height, faces: result.faces };
-          const t = performance.now();
-          await this.store.setFaces(photo.hash!, packFaces(this.system, result.width, result.height, result.faces));
-          if (this.opts.times) this.opts.times.write += performance.now() - t;
-          stats.computed++;
-        } catch (e) {
-          photo = { ...photo, error: errorInfo(e) };
+    const write = async (fn: () => Promise<void>) => {
+      const t = performance.now();
+      await fn();
+      if (this.opts.times) this.opts.times.write += performance.now() - t;
+    };
+    try {
+      for (let i = 0; i < items.length && !u.signal?.aborted; i++) {
+        fill(i);
+        const p = await prepared.get(i)!;
+        prepared.delete(i);
+        if (p.kind === 'error') throw p.error;
+        let photo = p.photo;
+        let stored = p.kind !== 'compute' && !!p.stored;
+        // A photo with the same bytes read ahead of this one may have been computed since it was
+        // prepared (here, or by another window).
+        const meanwhile = p.kind === 'compute' && (!recompute || computedNow.has(photo.hash!)) ? await this.knownFaces(photo.hash!) : undefined;
+        let computed: FacesEntry | undefined;
+        if (meanwhile) photo = { ...photo, ...meanwhile };
+        else if (p.kind === 'compute') {
+          try {
+            const result: PhotoFaces = await (await this.getEngine()).analyze(await p.decoded, this.opts.times);
+            photo = { ...photo, width: result.width, height: result.height, faces: result.faces };
+            computed = packFaces(this.system, result.width, result.height, result.faces);
+          } catch (e) {
+            photo = { ...photo, error: errorInfo(e) };
+          }
         }
-      } else if (p.kind === 'reuse') stats.reused++;
-      if (photo.error) {
-        stats.failed++;
-        u.onFailed?.(photo);
+        // A transient failure (a read error, a file being written, the models failing) is not
+        // stored: the path's earlier record stays, and the next run tries again.
+        if (photo.error && !isPermanent(photo.error)) stored = true;
+        // The path before its faces: a garbage collection in between (another window's) keeps faces a path refers to.
+        if (!stored) await write(() => this.store.setFile(photo.key, { size: photo.size, mtimeMs: photo.mtimeMs, hash: photo.hash, error: photo.error }));
+        if (computed) {
+          await write(() => this.store.setFaces(photo.hash!, computed!));
+          computedNow.add(photo.hash!);
+          stats.computed++;
+        } else if (!photo.error) stats.reused++;
+        if (photo.error) {
+          stats.failed++;
+          u.onFailed?.(photo);
+        }
+        this.photos.set(photo.key, photo);
+        this.matrix = undefined;
+        u.onPhoto?.(photo);
+        u.onProgress?.({ done: i + 1, total: items.length, computed: stats.computed, reused: stats.reused, failed: stats.failed, file: photo.key });
       }
-      const tw = performance.now();
-      await this.store.setFile(photo.key, { size: photo.size, mtimeMs: photo.mtimeMs, hash: photo.hash, error: photo.error });
-      if (this.opts.times) this.opts.times.write += performance.now() - tw;
-      this.photos.set(photo.key, photo);
-      this.matrix = undefined;
-      u.onPhoto?.(photo);
-      u.onProgress?.({ done: i + 1, total: items.length, computed: stats.computed, reused: stats.reused, failed: stats.failed, file: photo.key });
+    } catch (e) {
+      if (e instanceof StoreError) e.partial = { files: items.length, computed: stats.computed, reused: stats.reused, failed: stats.failed };
+      throw e;
+    } finally {
+      // Stopped early: let what was started finish, so nothing is left half-read; none of it is committed.
+      await Promise.allSettled(prepared.values());
     }
-    // Stopped early: let what was started finish, so nothing is left half-read; none of it is committed.
-    await Promise.allSettled(prepared.values());
     return stats;
   }
 
-  /** Stat, validate against the cache, read and hash when needed, start decoding when the models must run. */
-  private async prepare(item: { key: string; root: number; rel: string }, attempt = 0): Promise<Prepared> {
+  /** Stat, validate against the store, read and hash when needed, start decoding when the models must run. */
+  private async prepare(item: { key: string; root: number; rel: string }, recompute: boolean, attempt = 0): Promise<Prepared> {
     const base = { key: item.key, root: item.root, rel: item.rel, width: 0, height: 0, faces: [] as Face[] };
     let st;
     try {
@@ -402,11 +439,14 @@ export class AlbumIndex {
     }
     const photo: Photo = { ...base, size: st.size, mtimeMs: st.mtimeMs };
     const maxBytes = this.opts.maxBytes ?? DEFAULT_MAX_BYTES;
-    const known = this.photos.get(item.key) ?? (await this.cachedPhoto(item));
-    if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) {
-      // Trusted: unchanged size and time. A file too large under an older limit is looked at again.
-      if (!known.error) return { kind: 'reuse', photo: { ...known, root: item.root, rel: item.rel } };
-      if (!(known.error.kind === 'too-large' && st.size <= maxBytes)) return { kind: 'failed', photo: { ...known, root: item.root, rel: item.rel } };
+    const loaded = this.photos.get(item.key);
+    const known = loaded ?? (await this.cachedPhoto(item));
+    if (!recompute && known && known.size === st.size && known.mtimeMs === st.mtimeMs) {
+      // Trusted: unchanged size and time. Kept verdicts are about the content (not an image,
+      // truncated...); a read error is tried again, and a file too large under an older limit is looked at again.
+      const same = { ...known, root: item.root, rel: item.rel };
+      if (!known.error) return { kind: 'reuse', photo: same, stored: true };
+      if (isPermanent(known.error) && !(known.error.kind === 'too-large' && st.size <= maxBytes)) return { kind: 'failed', photo: same, stored: true };
     }
     let buf: Buffer;
     try {
@@ -419,25 +459,25 @@ export class AlbumIndex {
       // Written to while we read it: read again once it settles, or report it and try next time.
       if (attempt < 2) {
         await new Promise((r) => setTimeout(r, 500));
-        return this.prepare(item, attempt + 1);
+        return this.prepare(item, recompute, attempt + 1);
       }
       return { kind: 'failed', photo: { ...photo, error: { kind: 'changed', message: 'the file kept changing while it was read; it will be indexed when it settles' } } };
     }
     photo.hash = sha256(buf);
-    const cached = await this.knownFaces(photo.hash);
-    if (cached) {
-      return { kind: 'reuse', photo: { ...photo, ...cached } };
-    }
+    const cached = recompute ? undefined : await this.knownFaces(photo.hash);
+    if (cached) return { kind: 'reuse', photo: { ...photo, ...cached } };
     const t = performance.now();
     const decoded = decodeImage(buf, decodeOptionsOf(this.opts));
     decoded.then(() => this.opts.times && (this.opts.times.decode += performance.now() - t), () => undefined); // awaited in order by process()
     return { kind: 'compute', photo, decoded };
   }
 
-  /** What the store knows of a path not loaded (outside the roots at load time). */
+  /** What the store knows of a path not loaded (outside the roots at load time, or written by another window since). */
   private async cachedPhoto(item: { key: string; root: number; rel: string }): Promise<Photo | undefined> {
     const e = await this.store.getFile(item.key);
-    return e && this.photoFrom(item, e);
+    if (!e) return undefined;
+    const faces = e.hash && !e.error ? await this.store.getFaces(e.hash, this.system) : undefined;
+    return this.photoFrom(item, e, faces);
   }
 
   /**

@@ -11,10 +11,16 @@ import type { AlbumRoot, IndexOptions } from './album';
 
 export interface ServiceConfig {
   roots: AlbumRoot[];
-  /** Folder of the face cache (the extension's workspace storage). */
+  /**
+   * Folder of the face store, shared by every window, workspace and album of this machine (the
+   * extension's global storage): faces keyed by content and model, path records, writer locks
+   * (locks/, one per album).
+   */
   cacheDir: string;
-  /** Folder for thumbnails and previews. */
+  /** Folder for thumbnails and previews (keyed by content: shared too). */
   thumbsDir: string;
+  /** Folders of older per-workspace caches (storageUri/index-<model>, storageUri/thumbs): their faces are copied into the store, then they are removed. */
+  legacy?: string[];
   index: IndexOptions;
   /** Start indexing at once (glimpse.indexOnStartup). */
   autoStart: boolean;
@@ -32,6 +38,8 @@ export interface ServiceProgress {
   /** Photos and faces in the index now. */
   photos: number;
   faces: number;
+  /** Why indexing stopped (state 'error'): one line naming the cause and the folder. */
+  error?: string;
 }
 
 export interface QueryFaceInfo {

@@ -6,15 +6,17 @@
  * finished.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Box } from '../../shared/protocol';
 import { DEFAULT_MAX_PIXELS, readImageFile } from '../decode';
 import { DECODABLE_EXTENSIONS } from '../files';
+import { systemId } from '../pipeline';
 import { AlbumIndex, type IndexProgress, type UpdateOptions } from './album';
-import { tryLock, type Lock } from './lock';
+import { albumLockName, tryLock, type Lock } from './lock';
+import { CACHE_FILE, FaceStore, StoreError } from './store';
 import type { ReplyMessage, RequestMessage, RequestName, ServiceConfig, ServiceEvent, ServiceProgress, ServiceRequests, ServiceState } from './service-protocol';
 
 let config: ServiceConfig | undefined;
@@ -23,6 +25,10 @@ let lock: Lock | undefined;
 let state: ServiceState = 'starting';
 let paused = false;
 let pendingFull = false;
+/** The next full scan recomputes every photo (Rebuild Face Index). */
+let pendingRebuild = false;
+/** Why the last run stopped, until a run completes. */
+let lastError: string | undefined;
 const pendingPaths = new Set<string>();
 let running: Promise<void> | undefined;
 let current: AbortController | undefined;
@@ -34,7 +40,7 @@ function send(e: ServiceEvent): void {
 }
 
 function progress(): ServiceProgress {
-  return { state, done: last.done, total: last.total, computed: last.computed, reused: last.reused, failed: last.failed, photos: index?.size ?? 0, faces: index?.faceCount ?? 0 };
+  return { state, done: last.done, total: last.total, computed: last.computed, reused: last.reused, failed: last.failed, photos: index?.size ?? 0, faces: index?.faceCount ?? 0, error: lastError };
 }
 
 let progressTimer: NodeJS.Timeout | undefined;
@@ -85,10 +91,14 @@ function pump(): Promise<void> {
         setState('indexing');
         if (pendingFull) {
           pendingFull = false;
+          const recompute = pendingRebuild;
+          pendingRebuild = false;
           pendingPaths.clear();
-          await index.update(updateHooks(current.signal));
-          if (current.signal.aborted) pendingFull = true;
-          else reportLinks();
+          await index.update({ ...updateHooks(current.signal), recompute });
+          if (current.signal.aborted) {
+            pendingFull = true;
+            pendingRebuild ||= recompute;
+          } else reportLinks();
         } else {
           const paths = [...pendingPaths];
           pendingPaths.clear();
@@ -97,10 +107,15 @@ function pump(): Promise<void> {
           if (current.signal.aborted) for (const p of paths) pendingPaths.add(p);
         }
       }
+      lastError = undefined;
       setState(paused ? 'paused' : lock ? 'idle' : 'waiting');
     } catch (e) {
-      send({ event: 'note', message: `Indexing stopped: ${(e as Error).message}` });
-      setState('error');
+      // A write that failed (disk full, read-only, I/O error) stops the run: the photos done are
+      // stored, the rest are not counted. The next scan (a file change, resume, a new window) tries again.
+      lastError = `Indexing stopped: ${e instanceof StoreError ? e.message : (e as Error).message}`;
+      if (!(e instanceof StoreError)) send({ event: 'note', message: `${lastError}\n${(e as Error).stack ?? ''}` });
+      state = 'error';
+      reportProgress(true);
     } finally {
       current = undefined;
       running = undefined;
@@ -119,11 +134,16 @@ function reportLinks(): void {
   send({ event: 'links', links });
 }
 
-/** Another window holds the cache: read what it writes, and take over when it is gone. */
+/** The album's writer lock, in the shared store: one window computes an album, the others read it. */
+function albumLock(c: ServiceConfig): Lock | undefined {
+  return tryLock(path.join(c.cacheDir, 'locks'), albumLockName(c.roots.map((r) => r.path), systemId(c.index)));
+}
+
+/** Another window indexes this album: read what it writes, and take over when it is gone. */
 function waitForLock(): void {
   lockTimer = setInterval(async () => {
     if (!config || !index) return;
-    lock = tryLock(config.cacheDir);
+    lock = albumLock(config);
     if (lock) {
       clearInterval(lockTimer);
       lockTimer = undefined;
@@ -131,7 +151,11 @@ function waitForLock(): void {
       pendingFull = true;
       void pump();
     } else {
-      await index.reload();
+      try {
+        await index.reload();
+      } catch (e) {
+        lastError = `Cannot read the face cache: ${(e as Error).message}`;
+      }
       reportChanged();
       reportProgress();
     }
@@ -222,10 +246,20 @@ const handlers: Handlers = {
   async init(c) {
     config = c;
     mkdirSync(c.thumbsDir, { recursive: true });
-    lock = tryLock(c.cacheDir);
-    index = await AlbumIndex.open(c.cacheDir, c.roots, c.index, (message) => send({ event: 'note', message }));
+    const note = (message: string) => send({ event: 'note', message });
+    const store = await FaceStore.open(c.cacheDir, note);
+    try {
+      await importLegacy(store, c.legacy ?? [], note);
+      lock = albumLock(c);
+      index = await AlbumIndex.open(store, c.roots, c.index, note);
+    } catch (e) {
+      lock?.release();
+      lock = undefined;
+      await store.close();
+      throw e;
+    }
     if (!lock) {
-      send({ event: 'note', message: 'Another window is indexing this folder; this one shows its results and takes over when it closes.' });
+      send({ event: 'note', message: 'Another window is indexing this album; this one shows its results and takes over when it closes.' });
       waitForLock();
     }
     paused = !c.autoStart;
@@ -269,17 +303,16 @@ const handlers: Handlers = {
     void pump();
   },
   async rebuild() {
-    if (!config || !lock) throw new Error('another window is indexing this folder; rebuild from that window');
+    if (!config || !lock) throw new Error('another window is indexing this album; rebuild from that window');
     await stopIndexing();
-    await requireIndex().close();
-    const c = config;
-    for (const f of ['faces.sqlite', 'faces.sqlite-wal', 'faces.sqlite-shm']) rmSync(path.join(c.cacheDir, f), { force: true });
-    rmSync(c.thumbsDir, { recursive: true, force: true });
-    mkdirSync(c.thumbsDir, { recursive: true });
-    index = await AlbumIndex.open(c.cacheDir, c.roots, c.index, (message) => send({ event: 'note', message }));
+    // The store is shared with other albums and windows: only this album's faces are computed again
+    // (overwriting its records), and only its thumbnails are removed.
+    const hashes = new Set(requireIndex().all().flatMap((p) => (p.hash ? [p.hash] : [])));
+    for (const f of readdirSync(config.thumbsDir)) if (hashes.has(f.slice(0, 64))) rmSync(path.join(config.thumbsDir, f), { force: true });
     last = { done: 0, total: 0, computed: 0, reused: 0, failed: 0 };
     paused = false;
     pendingFull = true;
+    pendingRebuild = true;
     reportChanged();
     void pump();
   },
@@ -338,6 +371,29 @@ const handlers: Handlers = {
     return progress();
   },
 };
+
+/**
+ * Faces of older per-workspace caches (storageUri/index-<model>) are copied into the shared store,
+ * then those folders are removed: a user upgrading keeps every face computed (no re-index).
+ */
+async function importLegacy(store: FaceStore, dirs: readonly string[], note: (m: string) => void): Promise<void> {
+  const inside = (a: string, b: string) => !path.relative(a, b).startsWith('..');
+  for (const dir of dirs) {
+    // Never the shared store or its thumbnails (a misconfigured caller).
+    if (!existsSync(dir) || inside(dir, store.dir) || (config && inside(dir, config.thumbsDir))) continue;
+    const file = path.join(dir, CACHE_FILE);
+    let copied: { files: number; faces: number } | undefined;
+    try {
+      copied = await store.importLegacy(file);
+    } catch (e) {
+      // Not copied (the shared store could not be written): leave the old cache for the next start.
+      note(`The old face cache ${file} was not copied: ${(e as Error).message}`);
+      continue;
+    }
+    if (copied) note(`Copied ${copied.faces.toLocaleString('en-US')} photos' faces from this workspace's old face cache into the shared one (${store.file}); removed ${dir}.`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function handle(msg: RequestMessage): Promise<void> {
   let reply: ReplyMessage;

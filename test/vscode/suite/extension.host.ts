@@ -123,6 +123,15 @@ describe('Glimpse in the extension host', function () {
     assert.ok(done.maxEventLoopBlockMs < 1000, `the extension host was blocked for ${done.maxEventLoopBlockMs} ms`);
   });
 
+  it('keeps the face store and thumbnails in global storage, one per machine for every workspace', async () => {
+    const d = await vscode.commands.executeCommand<DiagnosticsReport>('glimpse._diagnostics');
+    const glimpse = await api();
+    assert.match(d.cacheDir, /[\\/]globalStorage[\\/]glimpse-dev\.glimpse[\\/]index$/);
+    assert.ok(fs.existsSync(path.join(d.cacheDir, 'faces.sqlite')));
+    assert.equal(path.dirname(glimpse.service.thumbsDir()), path.dirname(d.cacheDir));
+    assert.ok(fs.readdirSync(path.join(d.cacheDir, 'locks')).every((f) => /^album-[0-9a-f]{16}\.lock$/.test(f)));
+  });
+
   describe('gallery messages', () => {
     let glimpse: GlimpseApi;
     let gallery: NonNullable<ReturnType<GlimpseApi['gallery']>>;
